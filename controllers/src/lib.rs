@@ -1,0 +1,1 @@
+//! Propagation and cluster controllers (policy → binding → work → member); arrive with their issues.

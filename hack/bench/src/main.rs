@@ -1,0 +1,25 @@
+//! Benchmark programs behind hack/bench/*.sh; each prints medians and ratios measured side by side in one run.
+
+mod storage;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Flotilla benchmarks; results belong in docs/BENCHMARKS.md")]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Storage engine: create throughput (Store on etcd vs raw etcd-client vs embedded), lists, watch fan-out.
+    Storage(storage::Args),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().bench {
+        Bench::Storage(args) => storage::run(args).await,
+    }
+}

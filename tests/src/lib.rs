@@ -1,0 +1,5 @@
+//! Test harness shared by Flotilla's integration tests and benchmarks: real etcd processes, test stores, the binary.
+
+pub mod backends;
+pub mod etcd;
+pub mod ports;
