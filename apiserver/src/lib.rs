@@ -1,3 +1,6 @@
-//! Flotilla's API server: the storage engine (etcd and embedded backends, watch cache) and, later, the HTTP API.
+//! Flotilla's API server: storage engine, Kubernetes API machinery, generic registry, and the HTTP API.
 
+pub mod machinery;
+pub mod patch;
+pub mod registry;
 pub mod storage;

@@ -59,27 +59,29 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "## create throughput: {} objects of {} B at concurrency {}",
         args.objects, args.object_size, args.concurrency
     );
-    let (mut raw_rates, mut store_rates, mut embedded_rates) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rates: [Vec<f64>; 4] = Default::default();
     for round in 0..args.rounds {
-        raw_rates.push(raw_put_rate(&raw, &format!("/bench/raw-{round}/"), &value, &args).await?);
-        store_rates.push(create_rate(&etcd_store, &format!("/bench/store-{round}/"), &value, &args).await?);
-        embedded_rates.push(create_rate(&embedded, &format!("/bench/embedded-{round}/"), &value, &args).await?);
+        rates[0].push(raw_rate(&raw, RawWrite::Put, &format!("/bench/raw-{round}/"), &value, &args).await?);
+        rates[1].push(raw_rate(&raw, RawWrite::CreateTxn, &format!("/bench/txn-{round}/"), &value, &args).await?);
+        rates[2].push(create_rate(&etcd_store, &format!("/bench/store-{round}/"), &value, &args).await?);
+        rates[3].push(create_rate(&embedded, &format!("/bench/embedded-{round}/"), &value, &args).await?);
         println!(
-            "round {round}: raw etcd-client put {:.0}/s, Store on etcd {:.0}/s, embedded Store {:.0}/s",
-            raw_rates[round], store_rates[round], embedded_rates[round]
+            "round {round}: raw put {:.0}/s, raw create txn {:.0}/s, Store on etcd {:.0}/s, embedded Store {:.0}/s",
+            rates[0][round], rates[1][round], rates[2][round], rates[3][round]
         );
     }
-    let (raw_median, store_median, embedded_median) =
-        (median(&raw_rates), median(&store_rates), median(&embedded_rates));
-    println!("median: raw etcd-client put {raw_median:.0}/s");
+    let [raw_put, raw_txn, store, embedded_rate] = rates.map(|r| median(&r));
+    println!("median: raw etcd-client put  {raw_put:.0}/s");
     println!(
-        "median: Store on etcd        {store_median:.0}/s  ratio to raw {:.2} (target >= 0.8)",
-        store_median / raw_median
+        "median: raw create txn       {raw_txn:.0}/s  ratio to raw put {:.2} (etcd's only-if-absent check)",
+        raw_txn / raw_put
     );
     println!(
-        "median: embedded Store       {embedded_median:.0}/s  ratio to Store on etcd {:.2}",
-        embedded_median / store_median
+        "median: Store on etcd        {store:.0}/s  ratio to raw put {:.2} (target >= 0.8), to raw create txn {:.2}",
+        store / raw_put,
+        store / raw_txn
     );
+    println!("median: embedded Store       {embedded_rate:.0}/s  ratio to Store on etcd {:.2}", embedded_rate / store);
 
     println!("\n## list of {} objects", args.objects);
     let prefix = "/bench/store-0/".to_string();
@@ -107,6 +109,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     println!("median: embedded    {embedded_ms:.2} ms");
     drop(cache);
 
+    if args.watchers == 0 {
+        return Ok(());
+    }
     for (name, store) in [("etcd", &etcd_store), ("embedded", &embedded)] {
         println!(
             "\n## {} watchers on one resource, {} events/s for {:?}, {name} backend",
@@ -148,21 +153,50 @@ async fn create_rate(store: &SharedStore, prefix: &str, value: &Bytes, args: &Ar
     Ok(args.objects as f64 / started.elapsed().as_secs_f64())
 }
 
-/// The same as [`create_rate`] with plain etcd-client puts (no transaction, no abstraction).
-async fn raw_put_rate(client: &etcd_client::Client, prefix: &str, value: &Bytes, args: &Args) -> anyhow::Result<f64> {
+/// What the raw etcd-client contender sends.
+#[derive(Clone, Copy)]
+enum RawWrite {
+    /// A plain put.
+    Put,
+    /// The create transaction the Store sends (`If ModRevision(key)=0 Then Put`).
+    CreateTxn,
+}
+
+/// The same as [`create_rate`] with etcd-client directly (no abstraction).
+async fn raw_rate(
+    client: &etcd_client::Client,
+    write: RawWrite,
+    prefix: &str,
+    value: &Bytes,
+    args: &Args,
+) -> anyhow::Result<f64> {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.concurrency)
         .map(|_| {
             let (mut client, next, value, prefix, objects) =
                 (client.kv_client(), next.clone(), value.to_vec(), prefix.to_string(), args.objects);
+            let write = write;
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= objects {
                         return Ok::<_, anyhow::Error>(());
                     }
-                    client.put(format!("{prefix}obj-{i:06}"), value.clone(), None).await?;
+                    let key = format!("{prefix}obj-{i:06}");
+                    match write {
+                        RawWrite::Put => drop(client.put(key, value.clone(), None).await?),
+                        RawWrite::CreateTxn => {
+                            let txn = etcd_client::Txn::new()
+                                .when([etcd_client::Compare::mod_revision(
+                                    key.clone(),
+                                    etcd_client::CompareOp::Equal,
+                                    0,
+                                )])
+                                .and_then([etcd_client::TxnOp::put(key, value.clone(), None)]);
+                            drop(client.txn(txn).await?);
+                        }
+                    }
                 }
             })
         })

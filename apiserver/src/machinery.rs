@@ -1,0 +1,12 @@
+//! Kubernetes API machinery without I/O: errors as `Status`, selectors, request options, metadata, tables.
+
+pub mod errors;
+pub mod fields;
+pub mod labels;
+pub mod options;
+pub mod table;
+
+pub use errors::{ApiError, FieldError, FieldErrorKind, GroupResource, StatusReason};
+
+/// An API object as JSON: a map with `apiVersion`, `kind`, `metadata` and whatever else its kind has.
+pub type Object = serde_json::Value;

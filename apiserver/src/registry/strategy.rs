@@ -1,0 +1,73 @@
+//! Per-kind behaviour plugged into the generic store: defaulting, validation, status split, fields, tables.
+
+use crate::machinery::{FieldError, Object, table::ColumnDefinition};
+
+use super::ResourceInfo;
+
+/// Everything that differs between kinds. The generic store calls these hooks and never matches on kind.
+///
+/// Default methods give the behaviour of a plain custom resource.
+pub trait Strategy: Send + Sync + 'static {
+    /// Names, scope and subresources.
+    fn info(&self) -> &ResourceInfo;
+
+    /// Fills defaults (after decoding, before validation) on create and update.
+    fn default(&self, object: &mut Object) {
+        let _ = object;
+    }
+
+    /// Adjusts a new object before it is validated and stored (e.g. drop `status` when `/status` exists).
+    fn prepare_for_create(&self, object: &mut Object) {
+        let _ = object;
+    }
+
+    /// Adjusts an updated object given the stored one (e.g. keep the old `status` on a main-resource update).
+    fn prepare_for_update(&self, object: &mut Object, old: &Object) {
+        let _ = (object, old);
+    }
+
+    /// Validation errors of a new object.
+    fn validate(&self, object: &Object) -> Vec<FieldError> {
+        let _ = object;
+        Vec::new()
+    }
+
+    /// Validation errors of an update, including fields that may not change.
+    fn validate_update(&self, object: &Object, old: &Object) -> Vec<FieldError> {
+        let _ = old;
+        self.validate(object)
+    }
+
+    /// Whether a PUT without `metadata.resourceVersion` is allowed (last write wins).
+    fn allow_unconditional_update(&self) -> bool {
+        false
+    }
+
+    /// Value of a kind-specific selectable field (beyond `metadata.name`/`metadata.namespace`), e.g.
+    /// `involvedObject.name` on Events; `None` when the kind does not support that field selector.
+    fn field_value(&self, object: &Object, field: &str) -> Option<String> {
+        let _ = (object, field);
+        None
+    }
+
+    /// Table columns for `kubectl get` (wide-only columns have priority 1).
+    fn table_columns(&self) -> Vec<ColumnDefinition> {
+        crate::machinery::table::default_columns()
+    }
+
+    /// One table row's cells, in the order of [`Strategy::table_columns`].
+    fn table_cells(&self, object: &Object) -> Vec<serde_json::Value> {
+        crate::machinery::table::default_cells(object)
+    }
+
+    /// The kind's OpenAPI v3 schema (for `/openapi/v3`, `kubectl explain`, and field validation); `None` = any.
+    fn schema(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// How this kind's lists merge. `Some` for built-in kinds enables `application/strategic-merge-patch+json`;
+    /// server-side apply uses it (or, for CRDs, the `x-kubernetes-list-*` markers of [`Strategy::schema`]).
+    fn merge_schema(&self) -> Option<&crate::patch::MergeSchema> {
+        None
+    }
+}
