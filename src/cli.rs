@@ -1,10 +1,18 @@
 //! Command-line interface of the `flotilla` binary: one subcommand per role.
 
-use std::path::PathBuf;
+use std::{
+    io::Write,
+    net::{IpAddr, Ipv4Addr},
+    os::unix::fs::OpenOptionsExt,
+    path::{Path, PathBuf},
+};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use flotilla_apiserver::storage::{Compactor, SharedStore, StorageOptions};
+use flotilla_apiserver::{
+    server::{Instance, ServerOptions, ShutdownRequests, kubeconfig},
+    storage::StorageOptions,
+};
 
 /// Flotilla: a Karmada-compatible multi-cluster control plane.
 #[derive(Parser, Debug)]
@@ -21,9 +29,9 @@ pub struct Cli {
 /// The roles of the binary.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the API server's storage engine on etcd (`--etcd-servers`) or the embedded store (`--data-dir`).
-    Apiserver(ApiserverArgs),
-    /// All-in-one for a laptop or CI: the embedded store in `.flotilla/` and everything built so far.
+    /// Run the Kubernetes-compatible API server (HTTPS) on etcd (`--etcd-servers`) or the embedded store.
+    Apiserver(Box<ApiserverArgs>),
+    /// All-in-one for a laptop or CI: the API server on 127.0.0.1 with its state in `.flotilla/`, and a kubeconfig.
     Up(UpArgs),
 }
 
@@ -32,59 +40,79 @@ pub enum Command {
 pub struct ApiserverArgs {
     #[command(flatten)]
     storage: StorageOptions,
+    #[command(flatten)]
+    server: ServerOptions,
 }
 
 /// Options of `flotilla up`.
 #[derive(clap::Args, Debug)]
 pub struct UpArgs {
-    /// Directory for all of Flotilla's local state (the embedded store lives in `<dir>/data`).
+    /// Directory for all of Flotilla's local state: the embedded store in `<dir>/data`, the serving certificate in
+    /// `<dir>/certs`, and `<dir>/kubeconfig`.
     #[arg(long = "data-dir", default_value = ".flotilla")]
     data_dir: PathBuf,
+    /// HTTPS port on 127.0.0.1 (`0` picks a free one).
+    #[arg(long, default_value_t = 6443)]
+    port: u16,
 }
 
 impl Command {
     /// Runs the chosen role until it finishes or is interrupted.
     pub async fn run(self) -> anyhow::Result<()> {
         match self {
-            Command::Apiserver(args) => run_storage(&args.storage).await,
+            Command::Apiserver(args) => run_apiserver(&args.storage, &args.server, None).await,
             Command::Up(args) => {
                 let storage = StorageOptions::embedded(args.data_dir.join("data"));
                 println!("flotilla up: opening the embedded store in {}", storage.data_dir.display());
-                run_storage(&storage).await
+                let server = ServerOptions {
+                    bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    secure_port: args.port,
+                    cert_dir: args.data_dir.join("certs"),
+                    ..ServerOptions::default()
+                };
+                run_apiserver(&storage, &server, Some(&args.data_dir.join("kubeconfig"))).await
             }
         }
     }
 }
 
-/// Opens storage, keeps it compacted, and waits for Ctrl-C or SIGTERM.
-async fn run_storage(options: &StorageOptions) -> anyhow::Result<()> {
-    let shutdown = shutdown_signal().context("installing the Ctrl-C and SIGTERM handlers")?;
-    let store: SharedStore = options.open().await.context("opening storage")?;
-    let revision = store.current_revision().await.context("reading the current revision")?;
+/// Starts the API server, optionally writes a kubeconfig for it, and serves until Ctrl-C or SIGTERM.
+async fn run_apiserver(
+    storage: &StorageOptions,
+    server: &ServerOptions,
+    kubeconfig_path: Option<&Path>,
+) -> anyhow::Result<()> {
+    let shutdown = ShutdownRequests::from_signals().context("installing the Ctrl-C and SIGTERM handlers")?;
+    let instance = Instance::start(storage, server).await.context("starting the API server")?;
     println!(
-        "storage ready: {} backend at revision {revision}, keys under {}",
-        store.backend(),
-        options.key_space().root()
+        "storage ready: {} backend at revision {}, keys under {}",
+        instance.backend(),
+        instance.start_revision(),
+        instance.key_root()
     );
-    let _compactor =
-        (!options.compaction_interval.is_zero()).then(|| Compactor::start(store.clone(), options.compaction_interval));
-    println!("the HTTP API is not built yet; press Ctrl-C to stop");
-    shutdown.await;
+    let cert = instance.cert();
+    let origin = if cert.generated { "generated self-signed" } else { "loaded" };
+    println!("serving the Kubernetes API on {} ({origin} certificate {})", instance.url(), cert.cert_file.display());
+    if let Some(path) = kubeconfig_path {
+        write_private(path, &kubeconfig::kubeconfig(&instance.url(), &cert.cert_pem))
+            .with_context(|| format!("writing the kubeconfig {}", path.display()))?;
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        println!("wrote {}", path.display());
+        println!("try: export KUBECONFIG={}; kubectl get ns", path.display());
+    }
+    println!("ready; press Ctrl-C to stop");
+    instance.serve(shutdown).await;
     println!("stopping");
     Ok(())
 }
 
-/// Resolves on the first Ctrl-C or SIGTERM; the handlers are installed before this returns.
-fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-    })
+/// Writes `contents` to `path`, readable only by the owner.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())
 }
 
 /// Installs the tracing subscriber: `--log-level`, else `RUST_LOG`, else `info`.
@@ -94,4 +122,36 @@ pub fn init_logging(level: Option<&str>) {
         .or_else(|| tracing_subscriber::EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_subcommand_has_consistent_flags() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn apiserver_takes_storage_and_serving_flags_together() {
+        let cli = Cli::parse_from([
+            "flotilla",
+            "apiserver",
+            "--etcd-servers",
+            "http://127.0.0.1:2379",
+            "--secure-port",
+            "7443",
+            "--request-timeout",
+            "30s",
+            "--storage-request-timeout",
+            "2s",
+        ]);
+        let Command::Apiserver(args) = cli.command else { panic!("not apiserver") };
+        assert_eq!(args.server.secure_port, 7443);
+        assert_eq!(args.server.request_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(args.storage.request_timeout, std::time::Duration::from_secs(2));
+    }
 }

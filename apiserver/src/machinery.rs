@@ -1,8 +1,12 @@
 //! Kubernetes API machinery without I/O: errors as `Status`, selectors, request options, metadata, tables.
 
+pub mod continue_token;
 pub mod errors;
 pub mod fields;
 pub mod labels;
+pub mod media;
+pub mod meta;
+pub mod names;
 pub mod options;
 pub mod table;
 

@@ -1,15 +1,30 @@
 //! The set of served resources, each a generic store over storage configured by its kind's strategy.
 
+pub mod builtin;
+pub mod crd;
+mod gc;
+mod namespaces;
 mod resource;
 mod store;
 mod strategy;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use parking_lot::RwLock;
 
+pub use gc::ControllerTask;
+pub use namespaces::{DEFAULT_NAMESPACES, IMMORTAL_NAMESPACES, NAMESPACE_FINALIZER, NamespaceLifecycle};
 pub use resource::ResourceInfo;
-pub use store::{DeleteOutcome, ObjectList, RequestContext, ResourceStore, WatchEvent, WatchEventType, WatchStream};
+pub use store::{
+    Admission, AdmissionChain, AdmissionRequest, DeleteOutcome, ObjectList, Operation, RequestContext, ResourceStore,
+    Warnings, WatchEvent, WatchEventType, WatchStream,
+};
 pub use strategy::Strategy;
 
 use crate::storage::{KeySpace, SharedStore};
@@ -27,26 +42,63 @@ struct RegistryInner {
     store: SharedStore,
     keys: KeySpace,
     resources: RwLock<BTreeMap<ResourceKey, Arc<ResourceStore>>>,
+    /// Checks every store runs before writes (NamespaceLifecycle first).
+    admission: AdmissionChain,
+    /// Changes whenever the set of resources changes; unique across registries (see [`Registry::generation`]).
+    generation: AtomicU64,
+}
+
+/// Source of registry generations, so that no two states of any registries share one.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Registry {
-    /// An empty registry over `store`, keys under `keys`.
+    /// An empty registry over `store`, keys under `keys`, with the NamespaceLifecycle admission check.
     pub fn new(store: SharedStore, keys: KeySpace) -> Self {
-        Self { inner: Arc::new(RegistryInner { store, keys, resources: RwLock::new(BTreeMap::new()) }) }
+        let inner = Arc::new_cyclic(|registry| {
+            let admission = AdmissionChain::default();
+            admission.push(Arc::new(NamespaceLifecycle::new(registry.clone())));
+            let generation = AtomicU64::new(next_generation());
+            RegistryInner { store, keys, resources: RwLock::new(BTreeMap::new()), admission, generation }
+        });
+        Self { inner }
+    }
+
+    /// The admission checks every store of this registry runs before writes; push more to add checks.
+    pub fn admission(&self) -> &AdmissionChain {
+        &self.inner.admission
     }
 
     /// Serves the resource `strategy` describes (starting its watch cache); replaces an earlier one of that name.
     pub fn register(&self, strategy: Arc<dyn Strategy>) -> Arc<ResourceStore> {
         let info = strategy.info();
         let key = (info.group.clone(), info.version.clone(), info.plural.clone());
-        let resource = Arc::new(ResourceStore::new(strategy, self.inner.store.clone(), &self.inner.keys));
-        self.inner.resources.write().insert(key, resource.clone());
+        let admission = self.inner.admission.clone();
+        let resource =
+            Arc::new(ResourceStore::with_admission(strategy, self.inner.store.clone(), &self.inner.keys, admission));
+        let mut resources = self.inner.resources.write();
+        resources.insert(key, resource.clone());
+        self.inner.generation.store(next_generation(), Ordering::Release);
+        drop(resources);
         resource
     }
 
     /// Stops serving a resource.
     pub fn unregister(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceStore>> {
-        self.inner.resources.write().remove(&(group.to_string(), version.to_string(), plural.to_string()))
+        let mut resources = self.inner.resources.write();
+        let removed = resources.remove(&(group.to_string(), version.to_string(), plural.to_string()));
+        self.inner.generation.store(next_generation(), Ordering::Release);
+        removed
+    }
+
+    /// A number that changes whenever a resource is registered or unregistered, never the same for two states of
+    /// any registries in the process: caches derived from the resource set (OpenAPI documents) key on it. Read it
+    /// before reading the resources.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
     }
 
     /// The store of a served resource.

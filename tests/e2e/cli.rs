@@ -37,22 +37,44 @@ fn run_until_ready_then_terminate(args: &[&str]) -> String {
 fn apiserver_opens_the_embedded_store_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let output = run_until_ready_then_terminate(&["apiserver", "--data-dir", data_dir.to_str().unwrap()]);
+    let cert_dir = dir.path().join("certs");
+    let args = [
+        "apiserver",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "--cert-dir",
+        cert_dir.to_str().unwrap(),
+        "--secure-port",
+        "0",
+        "--bind-address",
+        "127.0.0.1",
+    ];
+    let output = run_until_ready_then_terminate(&args);
     assert!(output.contains("storage ready: embedded backend"), "{output}");
     assert!(output.contains("keys under /registry/"), "{output}");
+    assert!(output.contains("serving the Kubernetes API on https://127.0.0.1:"), "{output}");
+    assert!(output.contains("generated self-signed certificate"), "{output}");
     assert!(output.contains("stopping"), "{output}");
     assert!(data_dir.exists(), "the data directory was created");
+    assert!(cert_dir.join("apiserver.crt").exists(), "the serving certificate was generated in --cert-dir");
 
-    let again = run_until_ready_then_terminate(&["apiserver", "--data-dir", data_dir.to_str().unwrap()]);
+    let again = run_until_ready_then_terminate(&args);
     assert!(again.contains("storage ready: embedded backend"), "a second start reuses the data directory: {again}");
+    assert!(again.contains("loaded certificate"), "a second start reuses the certificate: {again}");
 }
 
 #[test]
 fn up_keeps_its_state_under_the_given_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run_until_ready_then_terminate(&["up", "--data-dir", dir.path().to_str().unwrap()]);
+    let output = run_until_ready_then_terminate(&["up", "--data-dir", dir.path().to_str().unwrap(), "--port", "0"]);
     assert!(output.contains("storage ready: embedded backend"), "{output}");
     assert!(dir.path().join("data").exists(), "the embedded store lives in <data-dir>/data");
+    assert!(dir.path().join("certs/apiserver.crt").exists(), "the serving certificate lives in <data-dir>/certs");
+    let kubeconfig = dir.path().join("kubeconfig");
+    let text = std::fs::read_to_string(&kubeconfig).expect("up writes <data-dir>/kubeconfig");
+    assert!(text.contains("server: https://127.0.0.1:"), "{text}");
+    assert!(text.contains("certificate-authority-data: "), "{text}");
+    assert!(output.contains(&format!("export KUBECONFIG={}", kubeconfig.display())), "{output}");
 }
 
 #[test]
@@ -80,4 +102,18 @@ fn conflicting_storage_flags_are_rejected_with_usage() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "a usage error: {stderr}");
     assert!(stderr.contains("--etcd-keyfile"), "the message names the missing flag: {stderr}");
+}
+
+#[test]
+fn an_unreadable_serving_certificate_is_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.crt");
+    let output = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .args(["apiserver", "--data-dir", dir.path().join("data").to_str().unwrap(), "--secure-port", "0"])
+        .args(["--tls-cert-file", missing.to_str().unwrap(), "--tls-private-key-file", missing.to_str().unwrap()])
+        .output()
+        .expect("running flotilla");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "flotilla must not serve without its certificate");
+    assert!(stderr.contains("--tls-cert-file") && stderr.contains("missing.crt"), "the error names the flag: {stderr}");
 }

@@ -3,3 +3,4 @@
 pub mod backends;
 pub mod etcd;
 pub mod ports;
+pub mod server;

@@ -69,6 +69,8 @@ pub enum StatusReason {
     ServiceUnavailable,
     /// 504.
     Timeout,
+    /// No reason: errors kube-apiserver does not classify (it answers them with code 500 and omits `reason`).
+    Unknown,
 }
 
 impl StatusReason {
@@ -92,6 +94,7 @@ impl StatusReason {
             Self::ServerTimeout => "ServerTimeout",
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::Timeout => "Timeout",
+            Self::Unknown => "",
         }
     }
 }
@@ -103,6 +106,8 @@ pub enum FieldErrorKind {
     Required,
     /// The value is not valid.
     Invalid,
+    /// The value has the wrong type (printed as "Invalid value", with its own cause reason).
+    TypeInvalid,
     /// The value is not one of the allowed values.
     NotSupported,
     /// The field may not be set (or changed).
@@ -123,6 +128,7 @@ impl FieldErrorKind {
         match self {
             Self::Required => "FieldValueRequired",
             Self::Invalid => "FieldValueInvalid",
+            Self::TypeInvalid => "FieldValueTypeInvalid",
             Self::NotSupported => "FieldValueNotSupported",
             Self::Forbidden => "FieldValueForbidden",
             Self::Duplicate => "FieldValueDuplicate",
@@ -135,7 +141,7 @@ impl FieldErrorKind {
     fn words(self) -> &'static str {
         match self {
             Self::Required => "Required value",
-            Self::Invalid => "Invalid value",
+            Self::Invalid | Self::TypeInvalid => "Invalid value",
             Self::NotSupported => "Unsupported value",
             Self::Forbidden => "Forbidden",
             Self::Duplicate => "Duplicate value",
@@ -146,7 +152,10 @@ impl FieldErrorKind {
     }
 
     fn shows_value(self) -> bool {
-        matches!(self, Self::Invalid | Self::NotSupported | Self::Duplicate | Self::NotFound)
+        matches!(
+            self,
+            Self::Invalid | Self::TypeInvalid | Self::NotSupported | Self::Duplicate | Self::NotFound | Self::TooMany
+        )
     }
 }
 
@@ -190,6 +199,38 @@ impl FieldError {
         Self { kind: FieldErrorKind::Forbidden, field: field.into(), value: None, detail: detail.into() }
     }
 
+    /// The value is longer than `max_bytes` (the value itself is not shown).
+    pub fn too_long(field: impl Into<String>, max_bytes: usize) -> Self {
+        let unit = if max_bytes == 1 { "byte" } else { "bytes" };
+        Self {
+            kind: FieldErrorKind::TooLong,
+            field: field.into(),
+            value: None,
+            detail: format!("may not be more than {max_bytes} {unit}"),
+        }
+    }
+
+    /// The value has the wrong type (e.g. a string where an integer belongs).
+    pub fn type_invalid(field: impl Into<String>, value: impl Into<Value>, detail: impl Into<String>) -> Self {
+        Self {
+            kind: FieldErrorKind::TypeInvalid,
+            field: field.into(),
+            value: Some(value.into()),
+            detail: detail.into(),
+        }
+    }
+
+    /// The list has `actual` items (shown when known), more than `max`.
+    pub fn too_many(field: impl Into<String>, actual: Option<usize>, max: usize) -> Self {
+        let unit = if max == 1 { "item" } else { "items" };
+        Self {
+            kind: FieldErrorKind::TooMany,
+            field: field.into(),
+            value: actual.map(Value::from),
+            detail: format!("must have at most {max} {unit}"),
+        }
+    }
+
     /// The value duplicates another item.
     pub fn duplicate(field: impl Into<String>, value: impl Into<Value>) -> Self {
         Self { kind: FieldErrorKind::Duplicate, field: field.into(), value: Some(value.into()), detail: String::new() }
@@ -230,16 +271,24 @@ pub struct ApiError {
     pub details: Option<Value>,
     /// `details.retryAfterSeconds`, also sent as a `Retry-After` header.
     pub retry_after_seconds: Option<u32>,
+    /// `metadata.continue` of the Status: a fresh token for a 410 on a compacted continue token.
+    pub continue_token: Option<String>,
 }
 
 impl ApiError {
     /// An error with no details.
     pub fn new(code: u16, reason: StatusReason, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None, retry_after_seconds: None }
+        Self { code, reason, message: message.into(), details: None, retry_after_seconds: None, continue_token: None }
     }
 
     fn with_details(mut self, gr: &GroupResource, name: &str) -> Self {
         self.details = Some(json!({"name": name, "group": gr.group, "kind": gr.resource}));
+        self
+    }
+
+    /// Adds `metadata.continue` (kube-apiserver's 410 for a compacted continue token carries a fresh token).
+    pub fn with_continue(mut self, token: impl Into<String>) -> Self {
+        self.continue_token = Some(token.into());
         self
     }
 
@@ -405,6 +454,11 @@ impl ApiError {
             "reason": self.reason.as_str(),
             "code": self.code,
         });
+        if self.reason == StatusReason::Unknown
+            && let Some(map) = status.as_object_mut()
+        {
+            map.remove("reason");
+        }
         let mut details = self.details.clone();
         if let Some(seconds) = self.retry_after_seconds {
             let details = details.get_or_insert_with(|| json!({}));
@@ -412,6 +466,9 @@ impl ApiError {
         }
         if let Some(details) = details {
             status["details"] = details;
+        }
+        if let Some(token) = &self.continue_token {
+            status["metadata"] = json!({"continue": token});
         }
         status
     }

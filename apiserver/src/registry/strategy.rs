@@ -43,6 +43,26 @@ pub trait Strategy: Send + Sync + 'static {
         false
     }
 
+    /// Whether a PUT of a missing object creates it (server-side apply always may).
+    fn allow_create_on_update(&self) -> bool {
+        false
+    }
+
+    /// How `metadata.name` (and, with `prefix`, `metadata.generateName`) is checked; the generic store runs the
+    /// whole ObjectMeta validation with it, so [`Strategy::validate`] need not repeat it.
+    fn name_validator(&self) -> crate::machinery::names::NameValidator {
+        crate::machinery::names::name_is_dns_subdomain
+    }
+
+    /// Called on a DELETE once preconditions passed, with the stored object. Return `true` to keep the object
+    /// instead of going on with the deletion: the store then marks it deleting (deletionTimestamp) and writes
+    /// `object` as mutated here. E.g. Namespaces set `status.phase: Terminating` and keep themselves while
+    /// `spec.finalizers` is non-empty. Returning `false` deletes as usual (honouring `metadata.finalizers`).
+    fn prepare_for_delete(&self, object: &mut Object) -> bool {
+        let _ = object;
+        false
+    }
+
     /// Value of a kind-specific selectable field (beyond `metadata.name`/`metadata.namespace`), e.g.
     /// `involvedObject.name` on Events; `None` when the kind does not support that field selector.
     fn field_value(&self, object: &Object, field: &str) -> Option<String> {
@@ -62,6 +82,12 @@ pub trait Strategy: Send + Sync + 'static {
 
     /// The kind's OpenAPI v3 schema (for `/openapi/v3`, `kubectl explain`, and field validation); `None` = any.
     fn schema(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// The compiled schema the store prunes and checks writes with (`fieldValidation`: unknown fields are dropped,
+    /// warned about or refused); `None` = no pruning.
+    fn kind_schema(&self) -> Option<std::sync::Arc<crate::schema::KindSchema>> {
         None
     }
 

@@ -192,7 +192,6 @@ async fn raw_rate(
         .map(|_| {
             let (mut client, next, value, prefix, objects) =
                 (client.kv_client(), next.clone(), value.to_vec(), prefix.to_string(), args.objects);
-            let write = write;
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
