@@ -2,6 +2,7 @@
 
 pub mod discovery;
 mod handlers;
+pub mod inflight;
 pub mod openapi;
 pub mod request_info;
 pub mod response;
@@ -48,6 +49,8 @@ pub struct ApiState {
     pub request_timeout: Duration,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Max-in-flight limits (429 when exceeded).
+    pub inflight: inflight::InflightLimits,
 }
 
 impl ApiState {
@@ -59,6 +62,10 @@ impl ApiState {
             drain,
             request_timeout: options.request_timeout,
             max_body_bytes: options.max_request_body_bytes,
+            inflight: inflight::InflightLimits::new(
+                options.max_requests_inflight,
+                options.max_mutating_requests_inflight,
+            ),
         }
     }
 }
@@ -97,8 +104,17 @@ async fn observe(State(state): State<ApiState>, mut request: Request, next: Next
     let long_running = info.is_long_running();
     let timeout = request_timeout(request.uri().query().unwrap_or(""))
         .map_or(state.request_timeout, |asked| asked.min(state.request_timeout));
+    let permit = match state.inflight.admit(&info, request.uri().path()) {
+        Ok(permit) => permit,
+        Err(error) => {
+            let response = response::error(&error);
+            state.metrics.observe_request(&label, response.status().as_u16(), Some(started.elapsed()));
+            return response;
+        }
+    };
     request.extensions_mut().insert(info);
     let (mut response, warnings) = warnings::collect(async {
+        let _permit = permit;
         if long_running {
             return next.run(request).await;
         }

@@ -4,6 +4,7 @@ pub mod http;
 pub mod machinery;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod registry;
 pub mod schema;
 pub mod server;

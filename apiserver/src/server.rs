@@ -72,6 +72,12 @@ pub struct ServerOptions {
     /// Largest request body accepted; larger ones get 413.
     #[arg(long = "max-request-body-bytes", default_value_t = 3 * 1024 * 1024)]
     pub max_request_body_bytes: usize,
+    /// Most non-mutating requests served at once (watches excluded); more get 429. 0 = unlimited.
+    #[arg(long = "max-requests-inflight", default_value_t = 400)]
+    pub max_requests_inflight: usize,
+    /// Most mutating requests served at once; more get 429. 0 = unlimited.
+    #[arg(long = "max-mutating-requests-inflight", default_value_t = 200)]
+    pub max_mutating_requests_inflight: usize,
 }
 
 impl Default for ServerOptions {

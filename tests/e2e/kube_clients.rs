@@ -11,6 +11,13 @@ use kube::{
     discovery::{Discovery, Scope},
     runtime::{WatchStreamExt, watcher},
 };
+use std::sync::Arc;
+
+use flotilla_apiserver::storage::{EmbeddedOptions, EmbeddedStore, EtcdOptions, EtcdStore, SharedStore};
+use flotilla_testkit::{
+    etcd::EtcdProcess,
+    server::{ApiServer, Storage},
+};
 use serde_json::json;
 use support::{BackendKind, Flotilla};
 
@@ -21,6 +28,7 @@ on_both_backends!(
     the_watcher_reaches_init_done_and_sees_later_changes,
     the_streaming_list_watcher_reaches_init_done,
     server_side_apply_creates_updates_and_records_the_manager,
+    a_watcher_relists_when_its_resource_version_was_compacted,
 );
 
 fn configmaps(client: &Client, namespace: &str) -> Api<DynamicObject> {
@@ -113,6 +121,20 @@ async fn a_stale_replace_is_a_conflict(kind: BackendKind) {
 async fn watch_until<S, E>(
     stream: &mut S,
     within: Duration,
+    done: impl FnMut(&watcher::Event<DynamicObject>) -> bool,
+) -> Vec<String>
+where
+    S: futures::Stream<Item = Result<watcher::Event<DynamicObject>, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    watch_until_tolerating(stream, within, false, done).await
+}
+
+/// [`watch_until`], optionally skipping watcher errors (while a server is down for a while).
+async fn watch_until_tolerating<S, E>(
+    stream: &mut S,
+    within: Duration,
+    tolerate_errors: bool,
     mut done: impl FnMut(&watcher::Event<DynamicObject>) -> bool,
 ) -> Vec<String>
 where
@@ -122,11 +144,15 @@ where
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        let event = tokio::time::timeout_at(deadline, stream.next())
+        let next = tokio::time::timeout_at(deadline, stream.next())
             .await
             .unwrap_or_else(|_| panic!("watcher stalled; saw {seen:?}"))
-            .expect("the watcher stream does not end")
-            .unwrap_or_else(|error| panic!("watcher error {error:?}; saw {seen:?}"));
+            .expect("the watcher stream does not end");
+        let event = match next {
+            Ok(event) => event,
+            Err(_) if tolerate_errors => continue,
+            Err(error) => panic!("watcher error {error:?}; saw {seen:?}"),
+        };
         seen.push(match &event {
             watcher::Event::Init => "Init".to_string(),
             watcher::Event::InitApply(o) => format!("InitApply {}", o.name_any()),
@@ -199,4 +225,50 @@ async fn server_side_apply_creates_updates_and_records_the_manager(kind: Backend
     let all: Vec<_> =
         api.list(&ListParams::default()).await.expect("list").items.into_iter().map(|o| o.name_any()).collect();
     assert_eq!(all, ["cfg"]);
+}
+
+async fn a_watcher_relists_when_its_resource_version_was_compacted(kind: BackendKind) {
+    // Compaction is store-wide, so the etcd variant gets an etcd of its own.
+    let etcd = match kind {
+        BackendKind::Etcd => Some(EtcdProcess::start().await),
+        BackendKind::Embedded => None,
+    };
+    let mut server = match &etcd {
+        Some(etcd) => ApiServer::start_on_etcd(support::flotilla_binary(), &etcd.endpoint(), &[]).await,
+        None => ApiServer::start(support::flotilla_binary(), kind).await,
+    };
+    let f = Flotilla { server };
+    f.namespace("compacted");
+    let api = configmaps(&f.client().await, "compacted");
+    api.create(&PostParams::default(), &configmap("before", json!({}))).await.expect("create");
+    let mut stream = watcher(api.clone(), watcher::Config::default()).default_backoff().boxed();
+    let seen = watch_until(&mut stream, Duration::from_secs(15), |e| matches!(e, watcher::Event::InitDone)).await;
+    assert_eq!(seen, ["Init", "InitApply before", "InitDone"]);
+
+    // While the server is down, history moves on and is compacted past everything the watcher has seen.
+    server = f.server;
+    server.halt();
+    let store: SharedStore = match server.storage() {
+        Storage::Embedded(dir) => Arc::new(EmbeddedStore::open(EmbeddedOptions::new(dir)).await.expect("open")),
+        Storage::Etcd { endpoint, .. } => {
+            let options =
+                EtcdOptions { endpoints: vec![endpoint.clone()], tls: None, request_timeout: Duration::from_secs(5) };
+            Arc::new(EtcdStore::connect(options).await.expect("connect"))
+        }
+    };
+    for bump in ["/compaction-test/a", "/compaction-test/b"] {
+        store.create(bump, bytes::Bytes::from_static(b"x")).await.expect("a write");
+    }
+    store.compact(store.current_revision().await.expect("revision")).await.expect("compaction");
+    drop(store);
+    server.resume().await;
+
+    // The watcher's next watch starts from a compacted resourceVersion: 410 Expired, then a fresh list.
+    let seen =
+        watch_until_tolerating(&mut stream, Duration::from_secs(60), true, |e| matches!(e, watcher::Event::InitDone))
+            .await;
+    assert_eq!(seen[seen.len() - 3..], ["Init", "InitApply before", "InitDone"], "the watcher listed again: {seen:?}");
+    api.create(&PostParams::default(), &configmap("after", json!({}))).await.expect("create after the relist");
+    let seen = watch_until(&mut stream, Duration::from_secs(15), |e| matches!(e, watcher::Event::Apply(_))).await;
+    assert_eq!(seen, ["Apply after"]);
 }

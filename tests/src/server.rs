@@ -1,7 +1,6 @@
 //! The real `flotilla apiserver` for end-to-end tests: temporary state, a free port, a kubeconfig, kubectl, kube-rs.
 
 use std::{
-    fs::File,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
     sync::atomic::{AtomicU64, Ordering},
@@ -26,13 +25,30 @@ const SERVING: &str = "serving the Kubernetes API on ";
 /// How many lines of the server's log a failing test prints.
 const LOG_TAIL: usize = 80;
 
+/// Where a test server keeps its objects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// The embedded store in this directory.
+    Embedded(PathBuf),
+    /// etcd at `endpoint`, keys under `prefix`.
+    Etcd {
+        /// e.g. `http://127.0.0.1:2379`.
+        endpoint: String,
+        /// The `--etcd-prefix`.
+        prefix: String,
+    },
+}
+
 /// A running `flotilla apiserver` process with its own storage (a temporary embedded store, or a unique prefix on
 /// the shared test etcd), certificate directory, kubeconfig and log file. Killed (log printed when the test is
 /// failing) when dropped; [`ApiServer::stop`] stops it cleanly instead.
 pub struct ApiServer {
     child: Option<Child>,
     dir: TempDir,
+    binary: PathBuf,
     backend: BackendKind,
+    storage: Storage,
+    extra: Vec<String>,
     url: String,
     ca_pem: String,
     kubeconfig: PathBuf,
@@ -58,35 +74,42 @@ impl ApiServer {
     /// # Panics
     /// As [`ApiServer::start`].
     pub async fn start_with(binary: &Path, backend: BackendKind, extra: &[&str]) -> ApiServer {
-        let dir = tempfile::tempdir().expect("creating the server's temporary directory");
-        let log = File::create(dir.path().join("apiserver.log")).expect("creating the server's log file");
-        let mut command = Command::new(binary);
-        command
-            .arg("apiserver")
-            .args(["--bind-address", "127.0.0.1", "--secure-port", "0"])
-            .arg("--cert-dir")
-            .arg(dir.path().join("certs"));
-        match backend {
-            BackendKind::Embedded => {
-                command.arg("--data-dir").arg(dir.path().join("data"));
-            }
+        let storage = match backend {
+            BackendKind::Embedded => None,
             BackendKind::Etcd => {
-                let etcd = shared_etcd().await;
-                command.args(["--etcd-servers", &etcd.endpoint(), "--etcd-prefix", &unique_prefix()]);
+                Some(Storage::Etcd { endpoint: shared_etcd().await.endpoint(), prefix: unique_prefix() })
             }
-        }
-        command.args(extra).env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
-        let stderr = log.try_clone().expect("duplicating the log file handle");
-        command.stdin(Stdio::null()).stdout(Stdio::from(log)).stderr(Stdio::from(stderr));
-        let child = command.spawn().unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+        };
+        Self::launch(binary, storage, extra).await
+    }
+
+    /// Starts a server on etcd at `endpoint` (e.g. a dedicated [`crate::etcd::EtcdProcess`]) under a fresh prefix.
+    ///
+    /// # Panics
+    /// As [`ApiServer::start`].
+    pub async fn start_on_etcd(binary: &Path, endpoint: &str, extra: &[&str]) -> ApiServer {
+        Self::launch(binary, Some(Storage::Etcd { endpoint: endpoint.into(), prefix: unique_prefix() }), extra).await
+    }
+
+    async fn launch(binary: &Path, storage: Option<Storage>, extra: &[&str]) -> ApiServer {
+        let dir = tempfile::tempdir().expect("creating the server's temporary directory");
+        let storage = storage.unwrap_or_else(|| Storage::Embedded(dir.path().join("data")));
+        let backend = match storage {
+            Storage::Embedded(_) => BackendKind::Embedded,
+            Storage::Etcd { .. } => BackendKind::Etcd,
+        };
         let mut server = ApiServer {
-            child: Some(child),
+            child: None,
             kubeconfig: dir.path().join("kubeconfig"),
             dir,
+            binary: binary.to_path_buf(),
             backend,
+            storage,
+            extra: extra.iter().map(|a| a.to_string()).collect(),
             url: String::new(),
             ca_pem: String::new(),
         };
+        server.spawn(0);
         server.url = server.wait_for_address();
         server.ca_pem = std::fs::read_to_string(server.dir.path().join("certs/apiserver.crt"))
             .unwrap_or_else(|e| server.fail(&format!("reading the generated serving certificate: {e}")));
@@ -94,6 +117,64 @@ impl ApiServer {
             .unwrap_or_else(|e| server.fail(&format!("writing the kubeconfig: {e}")));
         server.wait_until_ready().await;
         server
+    }
+
+    /// Starts the process on `port` (0 = any free port); its output is appended to the log.
+    fn spawn(&mut self, port: u16) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("apiserver.log"))
+            .expect("opening the server's log file");
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("apiserver")
+            .args(["--bind-address", "127.0.0.1", "--secure-port", &port.to_string()])
+            .arg("--cert-dir")
+            .arg(self.dir.path().join("certs"));
+        match &self.storage {
+            Storage::Embedded(dir) => {
+                command.arg("--data-dir").arg(dir);
+            }
+            Storage::Etcd { endpoint, prefix } => {
+                command.args(["--etcd-servers", endpoint, "--etcd-prefix", prefix]);
+            }
+        }
+        command.args(&self.extra).env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
+        let stderr = log.try_clone().expect("duplicating the log file handle");
+        command.stdin(Stdio::null()).stdout(Stdio::from(log)).stderr(Stdio::from(stderr));
+        let child = command.spawn().unwrap_or_else(|e| panic!("starting {}: {e}", self.binary.display()));
+        self.child = Some(child);
+    }
+
+    /// Where this server keeps its objects.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Stops the process cleanly (SIGTERM) but keeps its storage, certificates and port for [`ApiServer::resume`].
+    ///
+    /// # Panics
+    /// When it does not exit successfully within 40 s.
+    pub fn halt(&mut self) {
+        self.terminate();
+    }
+
+    /// Starts the process again after [`ApiServer::halt`] on the same port and storage, and waits until ready.
+    ///
+    /// # Panics
+    /// As [`ApiServer::start`].
+    pub async fn resume(&mut self) {
+        let log_before = self.log().len();
+        self.spawn(self.port());
+        let deadline = Instant::now() + START_WITHIN;
+        while !self.log()[log_before..].contains(SERVING) {
+            if Instant::now() > deadline {
+                self.fail("flotilla apiserver did not listen again within a minute");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.wait_until_ready().await;
     }
 
     fn wait_for_address(&mut self) -> String {
@@ -176,16 +257,18 @@ impl ApiServer {
         }
     }
 
-    /// A kube-rs client for this server (rustls, trusting its certificate).
+    /// A kube-rs client for this server (rustls, trusting its certificate, no automatic retries).
     ///
     /// # Panics
     /// When the kubeconfig cannot be read as a client configuration.
     pub async fn client(&self) -> kube::Client {
         let text = std::fs::read_to_string(&self.kubeconfig).expect("reading the kubeconfig");
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).expect("parsing the kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
             .await
             .expect("a client configuration from the kubeconfig");
+        // Tests must see 429/503/504 answers as they are, not kube-rs's retries of them.
+        config.default_retry = false;
         kube::Client::try_from(config).expect("building a kube-rs client")
     }
 
@@ -194,6 +277,10 @@ impl ApiServer {
     /// # Panics
     /// When it exits unsuccessfully or not within 40 s (its log is printed).
     pub fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
         let Some(mut child) = self.child.take() else { return };
         let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
         let deadline = Instant::now() + STOP_WITHIN;

@@ -416,8 +416,8 @@ impl ApiError {
     }
 
     /// 504 Timeout.
-    pub fn timeout(message: impl Into<String>, retry_after: u32) -> Self {
-        Self::new(504, StatusReason::Timeout, message).retry_after(retry_after)
+    pub fn timeout(message: impl fmt::Display, retry_after: u32) -> Self {
+        Self::new(504, StatusReason::Timeout, format!("Timeout: {message}")).retry_after(retry_after)
     }
 
     /// 504 for a resourceVersion newer than the server has, with the `ResourceVersionTooLarge` cause.

@@ -74,7 +74,14 @@ pub fn validate(
         tagged.into_iter().map(|(_, message)| message).collect()
     };
     if mode == FieldValidation::Strict && !messages.is_empty() {
-        return Err(ApiError::bad_request(format!("strict decoding error: {}", messages.join(", "))));
+        // kube-apiserver's decoder names the body's kind and version and the kind it decodes into.
+        let body_kind = object["kind"].as_str().unwrap_or(schema.kind());
+        let body_version = object["apiVersion"].as_str().and_then(|v| v.rsplit('/').next()).unwrap_or(schema.version());
+        return Err(ApiError::bad_request(format!(
+            "{body_kind} in version {body_version:?} cannot be handled as a {}: strict decoding error: {}",
+            schema.kind(),
+            messages.join(", ")
+        )));
     }
     Ok(messages)
 }

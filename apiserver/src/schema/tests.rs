@@ -139,7 +139,10 @@ fn strict_field_validation_refuses_unknown_and_duplicate_fields_with_kubes_messa
     let error = error.err().unwrap_or_else(|| panic!("strict validation passed"));
     assert_eq!(error.code, 400);
     assert_eq!(error.reason, StatusReason::BadRequest);
-    assert_eq!(error.message, r#"strict decoding error: duplicate field "spec.replicas", unknown field "spec.foo""#);
+    assert_eq!(
+        error.message,
+        r#"Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: duplicate field "spec.replicas", unknown field "spec.foo""#
+    );
 }
 
 #[test]
@@ -264,7 +267,7 @@ fn crd_duplicates_come_before_unknown_fields_in_strict_errors() {
     assert_eq!(
         error.map(|e| e.message),
         Some(
-            r#"strict decoding error: duplicate field "spec.image", unknown field "spec.aa", unknown field "spec.zz""#
+            r#"Widget in version "v1" cannot be handled as a Widget: strict decoding error: duplicate field "spec.image", unknown field "spec.aa", unknown field "spec.zz""#
                 .to_string()
         )
     );

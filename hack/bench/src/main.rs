@@ -1,5 +1,6 @@
 //! Benchmark programs behind hack/bench/*.sh; each prints medians and ratios measured side by side in one run.
 
+mod api;
 mod storage;
 
 use clap::{Parser, Subcommand};
@@ -15,11 +16,14 @@ struct Cli {
 enum Bench {
     /// Storage engine: create throughput (Store on etcd vs raw etcd-client vs embedded), lists, watch fan-out.
     Storage(storage::Args),
+    /// API server: HTTPS create throughput vs the storage layer's, GET latency, LIST as JSON and as Table.
+    Api(api::Args),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().bench {
         Bench::Storage(args) => storage::run(args).await,
+        Bench::Api(args) => api::run(args).await,
     }
 }

@@ -14,6 +14,7 @@ const KIND_PROBE: &str =
 enum BodyFormat {
     Json,
     Yaml,
+    Protobuf,
 }
 
 fn body_format(content_type: Option<&str>) -> Result<BodyFormat, ApiError> {
@@ -24,11 +25,13 @@ fn body_format(content_type: Option<&str>) -> Result<BodyFormat, ApiError> {
     match essence.as_str() {
         "application/json" => Ok(BodyFormat::Json),
         "application/yaml" => Ok(BodyFormat::Yaml),
+        crate::protobuf::MEDIA_TYPE => Ok(BodyFormat::Protobuf),
         _ => Err(ApiError::unsupported_media_type(content_type)),
     }
 }
 
-/// Decodes a create/update body: `application/json` (also when `content_type` is absent) or `application/yaml`.
+/// Decodes a create/update body: `application/json` (also when `content_type` is absent), `application/yaml`, or
+/// `application/vnd.kubernetes.protobuf` for built-in kinds (see [`crate::protobuf::decode`]).
 ///
 /// # Errors
 /// 415 UnsupportedMediaType for any other type; 400 BadRequest for malformed JSON or YAML, more than 128 levels of
@@ -52,6 +55,7 @@ fn decode(content_type: Option<&str>, body: &[u8], kind: Option<&str>) -> Result
     let parsed = match format {
         BodyFormat::Json => parse_json(body),
         BodyFormat::Yaml => yaml_to_json(body).map_err(|e| format!("error converting YAML to JSON: yaml: {e}")),
+        BodyFormat::Protobuf => return crate::protobuf::decode(body, kind),
     };
     let why = match parsed {
         Ok(Value::Object(map)) => return Ok(Value::Object(map)),

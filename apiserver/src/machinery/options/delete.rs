@@ -78,6 +78,11 @@ pub fn delete_options(query: &str, body: Option<&[u8]>) -> Result<DeleteOptions,
 
 fn decode_body(bytes: &[u8]) -> Result<Body, ApiError> {
     let body: Body = match serde_json::from_slice(bytes) {
+        // client-go typed clients send DeleteOptions as protobuf (`k8s\0...`), which no JSON or YAML body starts with.
+        Err(_) if crate::protobuf::has_magic(bytes) => {
+            let value = crate::protobuf::decode(bytes, Some("DeleteOptions"))?;
+            serde_json::from_value(value).map_err(|e| ApiError::bad_request(e.to_string()))?
+        }
         Ok(body) => body,
         Err(json_error) if json_error.is_syntax() || json_error.is_eof() => {
             // Not JSON at all: kube-apiserver also takes YAML bodies.
