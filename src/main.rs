@@ -4,6 +4,11 @@ mod cli;
 
 use clap::Parser;
 
+/// mimalloc: the API server allocates many short-lived JSON values per request; glibc's allocator spent about a
+/// third of the server's CPU time on them in the API benchmark (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
