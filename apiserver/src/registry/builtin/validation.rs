@@ -7,15 +7,14 @@ use serde_json::{Value, json};
 use super::object::{at, int_at, list_at, map_at, selector_matches, str_at, string_map};
 use crate::machinery::{FieldError, FieldErrorKind};
 
-const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const DNS1123_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
-const DNS1123_SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+/// The machinery's checks under the names this module's callers use (apimachinery's `IsDNS1123Label`, ...).
+pub(crate) use crate::machinery::names::{
+    is_dns1123_label as dns1123_label, is_dns1123_subdomain as dns1123_subdomain, is_label_key as qualified_name,
+    is_label_value as label_value,
+};
+
 const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const DNS1035_LABEL_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
-const LABEL_KEY_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-const LABEL_KEY_MSG: &str =
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const CONFIG_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
 const CONFIG_KEY_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
 /// `must be greater than or equal to 0`.
@@ -43,35 +42,6 @@ fn is_lower_alnum(c: char) -> bool {
 fn matches_label(value: &str, first: fn(char) -> bool) -> bool {
     let (Some(head), Some(tail)) = (value.chars().next(), value.chars().last()) else { return false };
     first(head) && is_lower_alnum(tail) && value.chars().all(|c| is_lower_alnum(c) || c == '-')
-}
-
-/// `IsDNS1123Label`.
-pub(crate) fn dns1123_label(value: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    if value.len() > 63 {
-        errors.push(max_len(63));
-    }
-    if !matches_label(value, is_lower_alnum) {
-        if value.split('.').all(|part| matches_label(part, is_lower_alnum)) {
-            errors.push("must not contain dots".to_string());
-        } else {
-            errors.push(regex_error(DNS1123_LABEL_MSG, DNS1123_LABEL_FMT, &["my-name", "123-abc"]));
-        }
-    }
-    errors
-}
-
-/// `IsDNS1123Subdomain`.
-pub(crate) fn dns1123_subdomain(value: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    if value.len() > 253 {
-        errors.push(max_len(253));
-    }
-    if !value.split('.').all(|part| matches_label(part, is_lower_alnum)) {
-        let format = format!("{DNS1123_LABEL_FMT}(\\.{DNS1123_LABEL_FMT})*");
-        errors.push(regex_error(DNS1123_SUBDOMAIN_MSG, &format, &["example.com"]));
-    }
-    errors
 }
 
 /// `IsDNS1035Label`.
@@ -128,56 +98,6 @@ pub(crate) fn name_is_path_segment(name: &str, prefix: bool) -> Vec<String> {
 
 fn is_label_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'
-}
-
-fn matches_label_key_name(name: &str) -> bool {
-    let (Some(head), Some(tail)) = (name.chars().next(), name.chars().last()) else { return false };
-    head.is_ascii_alphanumeric() && tail.is_ascii_alphanumeric() && name.chars().all(is_label_char)
-}
-
-/// `IsQualifiedName`: a label key, with an optional DNS subdomain prefix.
-pub(crate) fn qualified_name(value: &str) -> Vec<String> {
-    let name_error = || regex_error(LABEL_KEY_MSG, LABEL_KEY_FMT, &["MyName", "my.name", "123-abc"]);
-    let parts: Vec<&str> = value.split('/').collect();
-    let mut errors = Vec::new();
-    let name = match parts.as_slice() {
-        [name] => *name,
-        [prefix, name] => {
-            if prefix.is_empty() {
-                errors.push("prefix part must be non-empty".to_string());
-            } else {
-                errors.extend(dns1123_subdomain(prefix).into_iter().map(|m| format!("prefix part {m}")));
-            }
-            *name
-        }
-        _ => {
-            return vec![format!(
-                "a valid label key {} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
-                name_error()
-            )];
-        }
-    };
-    if name.is_empty() {
-        errors.push("name part must be non-empty".to_string());
-    } else if name.len() > 63 {
-        errors.push("name part must be no more than 63 bytes".to_string());
-    }
-    if !matches_label_key_name(name) {
-        errors.push(format!("name part {}", name_error()));
-    }
-    errors
-}
-
-/// `IsValidLabelValue`.
-pub(crate) fn label_value(value: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    if value.len() > 63 {
-        errors.push("must be no more than 63 bytes".to_string());
-    }
-    if !value.is_empty() && !matches_label_key_name(value) {
-        errors.push(regex_error(LABEL_VALUE_MSG, &format!("({LABEL_KEY_FMT})?"), &["MyValue", "my_value", "12345"]));
-    }
-    errors
 }
 
 /// `IsConfigMapKey`: keys of config maps and secrets.
