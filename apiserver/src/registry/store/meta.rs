@@ -9,6 +9,9 @@ pub(crate) const FINALIZER_ORPHAN: &str = "orphan";
 /// The standard finalizer the garbage collector handles for `propagationPolicy=Foreground`.
 pub(crate) const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
 
+/// The machinery's readers, used by the store under these names.
+pub(crate) use crate::machinery::meta::{finalizers, name, namespace, now, resource_version, uid};
+
 /// `metadata` of `object`, if it is a map.
 pub(crate) fn metadata(object: &Object) -> Option<&Map<String, Value>> {
     object.get("metadata").and_then(Value::as_object)
@@ -51,35 +54,6 @@ pub(crate) fn set_meta(object: &mut Object, field: &str, value: Value) {
     }
 }
 
-/// `metadata.name`.
-pub(crate) fn name(object: &Object) -> &str {
-    meta_str(object, "name")
-}
-
-/// `metadata.namespace`.
-pub(crate) fn namespace(object: &Object) -> &str {
-    meta_str(object, "namespace")
-}
-
-/// `metadata.uid`.
-pub(crate) fn uid(object: &Object) -> &str {
-    meta_str(object, "uid")
-}
-
-/// `metadata.resourceVersion`.
-pub(crate) fn resource_version(object: &Object) -> &str {
-    meta_str(object, "resourceVersion")
-}
-
-/// `metadata.finalizers`.
-pub(crate) fn finalizers(object: &Object) -> Vec<String> {
-    metadata(object)
-        .and_then(|m| m.get("finalizers"))
-        .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(|f| f.as_str().map(String::from)).collect())
-        .unwrap_or_default()
-}
-
 /// Replaces `metadata.finalizers` (removing the field when empty).
 pub(crate) fn set_finalizers(object: &mut Object, finalizers: &[String]) {
     let value = if finalizers.is_empty() { Value::Null } else { json!(finalizers) };
@@ -89,11 +63,6 @@ pub(crate) fn set_finalizers(object: &mut Object, finalizers: &[String]) {
 /// Whether `metadata.deletionTimestamp` is set.
 pub(crate) fn is_deleting(object: &Object) -> bool {
     metadata(object).and_then(|m| m.get("deletionTimestamp")).is_some_and(|t| !t.is_null())
-}
-
-/// The current time as Kubernetes writes timestamps: RFC 3339 in UTC with whole seconds.
-pub(crate) fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// A new random (version 4) UID.
