@@ -3,6 +3,7 @@
 pub mod builtin;
 pub mod crd;
 mod gc;
+pub mod karmada;
 mod namespaces;
 mod resource;
 mod store;

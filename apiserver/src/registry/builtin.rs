@@ -2,10 +2,10 @@
 
 mod cron;
 mod defaults;
-mod object;
+pub(crate) mod object;
 mod objects;
 mod pod_printer;
-mod printers;
+pub(crate) mod printers;
 mod services;
 mod validation;
 mod workloads;

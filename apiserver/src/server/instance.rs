@@ -15,7 +15,7 @@ use super::{
 use crate::{
     http::{self, ApiState},
     machinery::ApiError,
-    registry::{ControllerTask, Registry, builtin, crd},
+    registry::{ControllerTask, Registry, builtin, crd, karmada},
     storage::{Compactor, Revision, StorageOptions, StoreError},
 };
 
@@ -80,6 +80,7 @@ impl Instance {
         let key_root = keys.root();
         let registry = Registry::new(store.clone(), keys);
         builtin::register_all(&registry);
+        karmada::register_all(&registry);
         let crds = AbortOnDrop(crd::start(&registry));
         let controllers = registry.start_controllers();
         ensure_default_namespaces(&registry).await?;

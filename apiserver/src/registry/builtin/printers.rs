@@ -37,15 +37,16 @@ pub(crate) struct Printer {
     pub(crate) cells: fn(&Value, Timestamp) -> Vec<Value>,
 }
 
-const fn col(name: &'static str, type_: &'static str, description: &'static str) -> Column {
+pub(crate) const fn col(name: &'static str, type_: &'static str, description: &'static str) -> Column {
     Column { name, type_, description, wide: false }
 }
 
-const fn wide(name: &'static str, type_: &'static str, description: &'static str) -> Column {
+pub(crate) const fn wide(name: &'static str, type_: &'static str, description: &'static str) -> Column {
     Column { name, type_, description, wide: true }
 }
 
-const NAME: Column = col("Name", "string", "The object's unique name within its namespace (or the cluster).");
+pub(crate) const NAME: Column =
+    col("Name", "string", "The object's unique name within its namespace (or the cluster).");
 const AGE: Column = col("Age", "string", "How long ago the object was created.");
 const CONTAINERS: Column = wide("Containers", "string", "Names of the containers in the pod template.");
 const IMAGES: Column = wide("Images", "string", "Images of the containers in the pod template.");

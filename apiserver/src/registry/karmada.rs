@@ -1,0 +1,346 @@
+//! The Karmada kinds (`cluster`, `policy`, `work`, `search.karmada.io`) as one table of data, each served by a [`KarmadaStrategy`].
+
+mod structural;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use flotilla_apis::{
+    cluster::v1alpha1::Cluster,
+    policy::{ClusterOverridePolicy, ClusterPropagationPolicy, OverridePolicy, PropagationPolicy},
+    search::ResourceRegistry,
+    work::{v1alpha1::Work, v1alpha2::ClusterResourceBinding, v1alpha2::ResourceBinding},
+};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::{
+    Registry, ResourceInfo, Strategy,
+    builtin::{
+        object::{at, str_at as text},
+        printers::{Column, NAME, col, wide},
+    },
+};
+use crate::{machinery::table::ColumnDefinition, schema::KindSchema};
+
+/// The category every Karmada kind is in, so `kubectl get karmada-io` lists them all.
+const CATEGORY: &str = "karmada-io";
+
+/// The AGE column of the CRD-backed kinds (a `date` printer column of `.metadata.creationTimestamp`).
+const CRD_AGE: Column =
+    col("AGE", "date", "Custom resource definition column (in JSONPath format): .metadata.creationTimestamp");
+
+/// One Karmada kind: everything that differs between kinds, as data and plain functions.
+pub(crate) struct Kind {
+    pub(crate) group: &'static str,
+    pub(crate) version: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) plural: &'static str,
+    pub(crate) namespaced: bool,
+    pub(crate) short_names: &'static [&'static str],
+    pub(crate) status: bool,
+    unconditional_update: bool,
+    columns: &'static [Column],
+    cells: fn(&Value, Timestamp) -> Vec<Value>,
+    schema: fn() -> Arc<KindSchema>,
+}
+
+impl Kind {
+    /// The served resource's description.
+    pub(crate) fn info(&self) -> ResourceInfo {
+        let mut info = ResourceInfo::new(self.group, self.version, self.kind, self.plural, self.namespaced)
+            .short_names(self.short_names)
+            .categories(&[CATEGORY]);
+        info.status_subresource = self.status;
+        info
+    }
+}
+
+/// kubectl's AGE cell.
+fn age(object: &Value, now: Timestamp) -> Value {
+    json!(super::builtin::object::age(object, now))
+}
+
+fn name(object: &Value) -> Value {
+    json!(text(object, &["metadata", "name"]))
+}
+
+/// A CRD printer column of type `string`: the value as kubectl's JSONPath prints it, `null` when missing.
+fn printed(value: Option<&Value>) -> Value {
+    match value {
+        None | Some(Value::Null) => Value::Null,
+        Some(Value::String(text)) => json!(text),
+        Some(other) => json!(other.to_string()),
+    }
+}
+
+/// `.status.conditions[?(@.type=="<kind>")].status`: the status of the first condition of that type.
+fn condition(object: &Value, kind: &str) -> Value {
+    let conditions = at(object, &["status", "conditions"]).and_then(Value::as_array);
+    let found = conditions.into_iter().flatten().find(|c| c.get("type").and_then(Value::as_str) == Some(kind));
+    printed(found.and_then(|c| c.get("status")))
+}
+
+fn cluster_cells(o: &Value, now: Timestamp) -> Vec<Value> {
+    let ready = match condition(o, "Ready") {
+        Value::Null => json!("Unknown"),
+        status => status,
+    };
+    let zones: Vec<&str> =
+        at(o, &["spec", "zones"]).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    vec![
+        name(o),
+        json!(text(o, &["status", "kubernetesVersion"])),
+        json!(text(o, &["spec", "syncMode"])),
+        ready,
+        age(o, now),
+        json!(zones.join(",")),
+        json!(text(o, &["spec", "region"])),
+        json!(text(o, &["spec", "provider"])),
+        json!(text(o, &["spec", "apiEndpoint"])),
+        json!(text(o, &["spec", "proxyURL"])),
+    ]
+}
+
+const CLUSTER_COLUMNS: &[Column] = &[
+    NAME,
+    col("Version", "string", "The Kubernetes version of the member cluster."),
+    col("Mode", "string", "How the member cluster syncs: Push or Pull."),
+    col("Ready", "string", "The status of the cluster's Ready condition."),
+    col("Age", "string", "How long ago the object was created."),
+    wide("Zones", "string", "The zones the member cluster is in."),
+    wide("Region", "string", "The region the member cluster is in."),
+    wide("Provider", "string", "The cloud provider of the member cluster."),
+    wide("API-Endpoint", "string", "The API endpoint of the member cluster."),
+    wide("Proxy-URL", "string", "The proxy the member cluster is reached through."),
+];
+
+const POLICY_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "CONFLICT-RESOLUTION",
+        "string",
+        "Custom resource definition column (in JSONPath format): .spec.conflictResolution",
+    ),
+    col("PRIORITY", "string", "Custom resource definition column (in JSONPath format): .spec.priority"),
+    CRD_AGE,
+];
+
+fn policy_cells(o: &Value, now: Timestamp) -> Vec<Value> {
+    vec![name(o), printed(at(o, &["spec", "conflictResolution"])), printed(at(o, &["spec", "priority"])), age(o, now)]
+}
+
+const BINDING_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "SCHEDULED",
+        "string",
+        "Custom resource definition column (in JSONPath format): .status.conditions[?(@.type==\"Scheduled\")].status",
+    ),
+    col(
+        "FULLYAPPLIED",
+        "string",
+        "Custom resource definition column (in JSONPath format): .status.conditions[?(@.type==\"FullyApplied\")].status",
+    ),
+    CRD_AGE,
+];
+
+fn binding_cells(o: &Value, now: Timestamp) -> Vec<Value> {
+    vec![name(o), condition(o, "Scheduled"), condition(o, "FullyApplied"), age(o, now)]
+}
+
+const WORK_COLUMNS: &[Column] = &[
+    NAME,
+    col(
+        "WORKLOAD-KIND",
+        "string",
+        "Custom resource definition column (in JSONPath format): .spec.workload.manifests[*].kind",
+    ),
+    col(
+        "APPLIED",
+        "string",
+        "Custom resource definition column (in JSONPath format): .status.conditions[?(@.type==\"Applied\")].status",
+    ),
+    CRD_AGE,
+];
+
+/// `.spec.workload.manifests[*].kind`: kube-apiserver prints the first match only.
+fn work_cells(o: &Value, now: Timestamp) -> Vec<Value> {
+    let manifests = at(o, &["spec", "workload", "manifests"]).and_then(Value::as_array);
+    let kind = manifests.into_iter().flatten().find_map(|m| m.get("kind"));
+    vec![name(o), printed(kind), condition(o, "Applied"), age(o, now)]
+}
+
+/// The default columns kube-apiserver prints for a CRD without printer columns.
+const PLAIN_COLUMNS: &[Column] = &[NAME, col("Age", "date", "How long ago the object was created.")];
+
+fn plain_cells(o: &Value, now: Timestamp) -> Vec<Value> {
+    vec![name(o), age(o, now)]
+}
+
+/// The template of every CRD-backed policy entry.
+const POLICY: Kind = Kind {
+    group: "policy.karmada.io",
+    version: "v1alpha1",
+    kind: "",
+    plural: "",
+    namespaced: true,
+    short_names: &[],
+    status: false,
+    unconditional_update: false,
+    columns: PLAIN_COLUMNS,
+    cells: plain_cells,
+    schema: KindSchema::builtin::<PropagationPolicy>,
+};
+
+/// Every Karmada kind, in registration order.
+pub(crate) static KINDS: &[Kind] = &[
+    Kind {
+        group: "cluster.karmada.io",
+        kind: "Cluster",
+        plural: "clusters",
+        namespaced: false,
+        status: true,
+        unconditional_update: true,
+        columns: CLUSTER_COLUMNS,
+        cells: cluster_cells,
+        schema: KindSchema::builtin::<Cluster>,
+        ..POLICY
+    },
+    Kind {
+        kind: "PropagationPolicy",
+        plural: "propagationpolicies",
+        short_names: &["pp"],
+        columns: POLICY_COLUMNS,
+        cells: policy_cells,
+        schema: KindSchema::builtin::<PropagationPolicy>,
+        ..POLICY
+    },
+    Kind {
+        kind: "ClusterPropagationPolicy",
+        plural: "clusterpropagationpolicies",
+        namespaced: false,
+        short_names: &["cpp"],
+        columns: POLICY_COLUMNS,
+        cells: policy_cells,
+        schema: KindSchema::builtin::<ClusterPropagationPolicy>,
+        ..POLICY
+    },
+    Kind {
+        kind: "OverridePolicy",
+        plural: "overridepolicies",
+        short_names: &["op"],
+        schema: KindSchema::builtin::<OverridePolicy>,
+        ..POLICY
+    },
+    Kind {
+        kind: "ClusterOverridePolicy",
+        plural: "clusteroverridepolicies",
+        namespaced: false,
+        short_names: &["cop"],
+        schema: KindSchema::builtin::<ClusterOverridePolicy>,
+        ..POLICY
+    },
+    Kind {
+        group: "work.karmada.io",
+        kind: "Work",
+        plural: "works",
+        short_names: &["wk"],
+        status: true,
+        columns: WORK_COLUMNS,
+        cells: work_cells,
+        schema: KindSchema::builtin::<Work>,
+        ..POLICY
+    },
+    Kind {
+        group: "work.karmada.io",
+        version: "v1alpha2",
+        kind: "ResourceBinding",
+        plural: "resourcebindings",
+        short_names: &["rb"],
+        status: true,
+        columns: BINDING_COLUMNS,
+        cells: binding_cells,
+        schema: KindSchema::builtin::<ResourceBinding>,
+        ..POLICY
+    },
+    Kind {
+        group: "work.karmada.io",
+        version: "v1alpha2",
+        kind: "ClusterResourceBinding",
+        plural: "clusterresourcebindings",
+        namespaced: false,
+        short_names: &["crb"],
+        status: true,
+        columns: BINDING_COLUMNS,
+        cells: binding_cells,
+        schema: KindSchema::builtin::<ClusterResourceBinding>,
+        ..POLICY
+    },
+    Kind {
+        group: "search.karmada.io",
+        kind: "ResourceRegistry",
+        plural: "resourceregistries",
+        namespaced: false,
+        status: true,
+        schema: KindSchema::builtin::<ResourceRegistry>,
+        ..POLICY
+    },
+];
+
+/// The strategy of one Karmada kind: its schema prunes and checks writes; no Karmada defaulting or webhooks yet.
+pub struct KarmadaStrategy {
+    kind: &'static Kind,
+    info: ResourceInfo,
+    schema: Arc<KindSchema>,
+}
+
+impl KarmadaStrategy {
+    /// The strategy of the Karmada kind `kind` of `group`, for tools and tests.
+    pub fn of(group: &str, kind: &str) -> Option<Self> {
+        KINDS.iter().find(|k| k.group == group && k.kind == kind).map(Self::new)
+    }
+
+    fn new(kind: &'static Kind) -> Self {
+        Self { kind, info: kind.info(), schema: structural::kind_schema((kind.schema)()) }
+    }
+
+    /// Table cells at a given time (the AGE columns are durations until `now`).
+    pub fn table_cells_at(&self, object: &Value, now: Timestamp) -> Vec<Value> {
+        (self.kind.cells)(object, now)
+    }
+}
+
+impl Strategy for KarmadaStrategy {
+    fn info(&self) -> &ResourceInfo {
+        &self.info
+    }
+
+    fn allow_unconditional_update(&self) -> bool {
+        self.kind.unconditional_update
+    }
+
+    fn table_columns(&self) -> Vec<ColumnDefinition> {
+        self.kind.columns.iter().map(Column::definition).collect()
+    }
+
+    fn table_cells(&self, object: &Value) -> Vec<Value> {
+        self.table_cells_at(object, Timestamp::now())
+    }
+
+    fn schema(&self) -> Option<Value> {
+        Some(self.schema.schema().clone())
+    }
+
+    fn kind_schema(&self) -> Option<Arc<KindSchema>> {
+        Some(Arc::clone(&self.schema))
+    }
+}
+
+/// Serves every Karmada kind.
+pub fn register_all(registry: &Registry) {
+    for kind in KINDS {
+        registry.register(Arc::new(KarmadaStrategy::new(kind)));
+    }
+}
