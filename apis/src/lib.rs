@@ -4,4 +4,6 @@ pub mod cluster;
 mod kind;
 pub mod policy;
 pub mod search;
+#[cfg(test)]
+mod testing;
 pub mod work;

@@ -1,18 +1,7 @@
 //! Round-trip tests for `work.karmada.io` objects.
 
 use super::{v1alpha1, v1alpha2};
-
-/// Parses YAML into `T`, writes it back, and checks the JSON is unchanged.
-fn round_trip<T>(yaml: &str) -> T
-where
-    T: serde::de::DeserializeOwned + serde::Serialize,
-{
-    let input: serde_json::Value = serde_yaml::from_str(yaml).expect("valid YAML");
-    let typed: T = serde_json::from_value(input.clone()).expect("deserializes");
-    let output = serde_json::to_value(&typed).expect("serializes");
-    assert_eq!(input, output, "round trip changed the object");
-    typed
-}
+use crate::testing::round_trip_yaml as round_trip;
 
 const FULL_WORK: &str = r#"
 apiVersion: work.karmada.io/v1alpha1
