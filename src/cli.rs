@@ -10,6 +10,7 @@ use std::{
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use flotilla_apiserver::{
+    auth::AuthOptions,
     server::{Instance, ServerOptions, ShutdownRequests, kubeconfig},
     storage::StorageOptions,
 };
@@ -42,6 +43,8 @@ pub struct ApiserverArgs {
     storage: StorageOptions,
     #[command(flatten)]
     server: ServerOptions,
+    #[command(flatten)]
+    auth: AuthOptions,
 }
 
 /// Options of `flotilla up`.
@@ -60,7 +63,7 @@ impl Command {
     /// Runs the chosen role until it finishes or is interrupted.
     pub async fn run(self) -> anyhow::Result<()> {
         match self {
-            Command::Apiserver(args) => run_apiserver(&args.storage, &args.server, None).await,
+            Command::Apiserver(args) => run_apiserver(&args.storage, &args.server, &args.auth, None).await,
             Command::Up(args) => {
                 let storage = StorageOptions::embedded(args.data_dir.join("data"));
                 println!("flotilla up: opening the embedded store in {}", storage.data_dir.display());
@@ -70,7 +73,7 @@ impl Command {
                     cert_dir: args.data_dir.join("certs"),
                     ..ServerOptions::default()
                 };
-                run_apiserver(&storage, &server, Some(&args.data_dir.join("kubeconfig"))).await
+                run_apiserver(&storage, &server, &AuthOptions::default(), Some(&args.data_dir.join("kubeconfig"))).await
             }
         }
     }
@@ -80,10 +83,11 @@ impl Command {
 async fn run_apiserver(
     storage: &StorageOptions,
     server: &ServerOptions,
+    auth: &AuthOptions,
     kubeconfig_path: Option<&Path>,
 ) -> anyhow::Result<()> {
     let shutdown = ShutdownRequests::from_signals().context("installing the Ctrl-C and SIGTERM handlers")?;
-    let instance = Instance::start(storage, server).await.context("starting the API server")?;
+    let instance = Instance::start(storage, server, auth).await.context("starting the API server")?;
     println!(
         "storage ready: {} backend at revision {}, keys under {}",
         instance.backend(),

@@ -1,5 +1,6 @@
 //! Flotilla's API server: storage engine, Kubernetes API machinery, generic registry, and the HTTP API.
 
+pub mod auth;
 pub mod http;
 pub mod machinery;
 pub mod openapi;

@@ -1,8 +1,11 @@
 //! The Karmada kinds (`cluster`, `policy`, `work`, `search.karmada.io`) as one table of data, each served by a [`KarmadaStrategy`].
 
+mod defaults;
+mod fields;
 mod structural;
 #[cfg(test)]
 mod tests;
+mod validation;
 
 use std::sync::Arc;
 
@@ -22,7 +25,10 @@ use super::{
         printers::{Column, NAME, col, wide},
     },
 };
-use crate::{machinery::table::ColumnDefinition, schema::KindSchema};
+use crate::{
+    machinery::{FieldError, table::ColumnDefinition},
+    schema::KindSchema,
+};
 
 /// The category every Karmada kind is in, so `kubectl get karmada-io` lists them all.
 const CATEGORY: &str = "karmada-io";
@@ -44,6 +50,14 @@ pub(crate) struct Kind {
     columns: &'static [Column],
     cells: fn(&Value, Timestamp) -> Vec<Value>,
     schema: fn() -> Arc<KindSchema>,
+    /// Karmada's mutating webhook for this kind (see [`defaults`]).
+    defaults: fn(&mut Value),
+    /// Karmada's validating webhook for a new object (see [`validation`]).
+    validate: fn(&Value) -> Vec<FieldError>,
+    /// Karmada's validating webhook for an update (new, old), including immutable fields.
+    validate_update: fn(&Value, &Value) -> Vec<FieldError>,
+    /// The kind's selectable fields beyond `metadata.name`/`metadata.namespace` (see [`fields`]).
+    field_value: fn(&Value, &str) -> Option<String>,
 }
 
 impl Kind {
@@ -192,6 +206,10 @@ const POLICY: Kind = Kind {
     columns: PLAIN_COLUMNS,
     cells: plain_cells,
     schema: KindSchema::builtin::<PropagationPolicy>,
+    defaults: defaults::none,
+    validate: validation::none,
+    validate_update: validation::none_on_update,
+    field_value: fields::none,
 };
 
 /// Every Karmada kind, in registration order.
@@ -319,6 +337,22 @@ impl Strategy for KarmadaStrategy {
 
     fn allow_unconditional_update(&self) -> bool {
         self.kind.unconditional_update
+    }
+
+    fn default(&self, object: &mut Value) {
+        (self.kind.defaults)(object);
+    }
+
+    fn validate(&self, object: &Value) -> Vec<FieldError> {
+        (self.kind.validate)(object)
+    }
+
+    fn validate_update(&self, object: &Value, old: &Value) -> Vec<FieldError> {
+        (self.kind.validate_update)(object, old)
+    }
+
+    fn field_value(&self, object: &Value, field: &str) -> Option<String> {
+        (self.kind.field_value)(object, field)
     }
 
     fn table_columns(&self) -> Vec<ColumnDefinition> {

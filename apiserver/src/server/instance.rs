@@ -13,6 +13,7 @@ use super::{
     metrics::{MeteredStore, Metrics},
 };
 use crate::{
+    auth::AuthOptions,
     http::{self, ApiState},
     machinery::ApiError,
     registry::{ControllerTask, Registry, builtin, crd, karmada},
@@ -69,7 +70,12 @@ impl Instance {
     ///
     /// # Errors
     /// Storage that cannot be reached, an unusable certificate (naming the flag to fix), a port in use.
-    pub async fn start(storage: &StorageOptions, options: &ServerOptions) -> Result<Self, StartError> {
+    pub async fn start(
+        storage: &StorageOptions,
+        options: &ServerOptions,
+        auth: &AuthOptions,
+    ) -> Result<Self, StartError> {
+        let _ = auth;
         let metrics = Metrics::new();
         let store = storage.open().await?;
         let backend = store.backend();
