@@ -2,6 +2,9 @@
 
 pub mod authn;
 pub mod authz;
+mod filter;
+
+pub use filter::filter;
 
 use std::collections::BTreeMap;
 
@@ -85,4 +88,37 @@ pub struct AuthOptions {
     /// How requests are authorized.
     #[command(flatten)]
     pub authorization: authz::AuthorizationOptions,
+}
+
+/// Configuration problems of authentication or authorization.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// An authenticator could not be built.
+    #[error(transparent)]
+    Authentication(#[from] authn::AuthnError),
+    /// An authorizer could not be built.
+    #[error(transparent)]
+    Authorization(#[from] authz::AuthzError),
+}
+
+/// The authenticator and authorizer chains every request passes.
+#[derive(Debug, Default)]
+pub struct Auth {
+    /// Who is asking.
+    pub authenticator: authn::Authenticator,
+    /// May they.
+    pub authorizer: authz::AuthorizerChain,
+}
+
+impl Auth {
+    /// Both chains from the flags; RBAC reads its objects from `registry`.
+    ///
+    /// # Errors
+    /// Unreadable files or kubeconfigs named by the flags.
+    pub async fn new(options: &AuthOptions, registry: &crate::registry::Registry) -> Result<Self, AuthError> {
+        Ok(Self {
+            authenticator: authn::Authenticator::new(&options.authentication).await?,
+            authorizer: authz::AuthorizerChain::new(&options.authorization, registry).await?,
+        })
+    }
 }

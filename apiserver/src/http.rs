@@ -51,10 +51,18 @@ pub struct ApiState {
     pub max_body_bytes: usize,
     /// Max-in-flight limits (429 when exceeded).
     pub inflight: inflight::InflightLimits,
+    /// Authentication and authorization of every request.
+    pub auth: Arc<crate::auth::Auth>,
 }
 
 impl ApiState {
-    /// State for `registry` with the limits of `options`.
+    /// The same state with these authentication and authorization chains.
+    pub fn with_auth(mut self, auth: Arc<crate::auth::Auth>) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// State for `registry` with the limits of `options`, allowing everything (see [`ApiState::with_auth`]).
     pub fn new(registry: Registry, metrics: Arc<Metrics>, drain: Drain, options: &ServerOptions) -> Self {
         Self {
             registry,
@@ -66,13 +74,18 @@ impl ApiState {
                 options.max_requests_inflight,
                 options.max_mutating_requests_inflight,
             ),
+            auth: Arc::default(),
         }
     }
 }
 
 /// The whole API as a router: resources, discovery, OpenAPI, health, version and metrics.
 pub fn router(state: ApiState) -> Router {
-    Router::new().fallback(dispatch).layer(middleware::from_fn_with_state(state.clone(), observe)).with_state(state)
+    Router::new()
+        .fallback(dispatch)
+        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::filter))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
 }
 
 /// Parses the request info, applies the request timeout (not to watches), collects warnings, records metrics.

@@ -13,7 +13,7 @@ use super::{
     metrics::{MeteredStore, Metrics},
 };
 use crate::{
-    auth::AuthOptions,
+    auth::{Auth, AuthError, AuthOptions},
     http::{self, ApiState},
     machinery::ApiError,
     registry::{ControllerTask, Registry, builtin, crd, karmada},
@@ -32,6 +32,9 @@ pub enum StartError {
     /// The serving certificate or the port.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// Authentication or authorization flags name unusable files.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     /// The default namespaces could not be created.
     #[error("creating the default namespaces: {0}")]
     Namespaces(ApiError),
@@ -75,7 +78,6 @@ impl Instance {
         options: &ServerOptions,
         auth: &AuthOptions,
     ) -> Result<Self, StartError> {
-        let _ = auth;
         let metrics = Metrics::new();
         let store = storage.open().await?;
         let backend = store.backend();
@@ -93,7 +95,8 @@ impl Instance {
         let compactor = (!storage.compaction_interval.is_zero())
             .then(|| Compactor::start(store.clone(), storage.compaction_interval));
         let server = Server::bind_with(options, cert).await?;
-        let state = ApiState::new(registry, metrics, Drain::new(), options);
+        let auth = Auth::new(auth, &registry).await?;
+        let state = ApiState::new(registry, metrics, Drain::new(), options).with_auth(Arc::new(auth));
         Ok(Self {
             server,
             state,
