@@ -10,10 +10,11 @@ use std::{
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use flotilla_apiserver::{
-    auth::AuthOptions,
-    server::{Instance, ServerOptions, ShutdownRequests, kubeconfig},
+    auth::{AuthOptions, authz::AuthorizationMode},
+    server::{Instance, ServerOptions, ShutdownRequests},
     storage::StorageOptions,
 };
+use flotilla_certs::{InitOptions, InitReport};
 
 /// Flotilla: a Karmada-compatible multi-cluster control plane.
 #[derive(Parser, Debug)]
@@ -32,8 +33,36 @@ pub struct Cli {
 pub enum Command {
     /// Run the Kubernetes-compatible API server (HTTPS) on etcd (`--etcd-servers`) or the embedded store.
     Apiserver(Box<ApiserverArgs>),
-    /// All-in-one for a laptop or CI: the API server on 127.0.0.1 with its state in `.flotilla/`, and a kubeconfig.
+    /// All-in-one for a laptop or CI: the API server on 127.0.0.1 with its state in `.flotilla/`, certificates,
+    /// RBAC, and an admin kubeconfig.
     Up(UpArgs),
+    /// Certificates for a secured API server.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+    /// Simulated member clusters for tests and demos: N in-memory API servers with nodes and a workload simulator.
+    MemberSim(flotilla_membersim::MemberSimArgs),
+}
+
+/// `flotilla certs ...`.
+#[derive(Subcommand, Debug)]
+pub enum CertsCommand {
+    /// Create (or reuse, when still valid) a cluster CA, the serving certificate, a front-proxy CA and client
+    /// certificate, and an admin client certificate with its kubeconfig, all in one directory (mode 0600).
+    Init(CertsInitArgs),
+}
+
+/// Options of `flotilla certs init`.
+#[derive(clap::Args, Debug)]
+pub struct CertsInitArgs {
+    /// Directory for the files (created when missing).
+    #[arg(long, default_value = ".flotilla/certs")]
+    dir: PathBuf,
+    /// DNS names and IP addresses the serving certificate covers, besides localhost, 127.0.0.1 and ::1.
+    #[arg(long, value_delimiter = ',')]
+    hosts: Vec<String>,
+    /// Server URL in `admin.kubeconfig` (default `https://<first host, or 127.0.0.1>:6443`).
+    #[arg(long)]
+    server: Option<String>,
 }
 
 /// Options of `flotilla apiserver`.
@@ -45,13 +74,17 @@ pub struct ApiserverArgs {
     server: ServerOptions,
     #[command(flatten)]
     auth: AuthOptions,
+    /// Run as an aggregated API server behind a host cluster's kube-aggregator: serve only the Karmada groups
+    /// (cluster, policy, work, search.karmada.io), plus discovery, OpenAPI, health and version.
+    #[arg(long)]
+    aggregated: bool,
 }
 
 /// Options of `flotilla up`.
 #[derive(clap::Args, Debug)]
 pub struct UpArgs {
-    /// Directory for all of Flotilla's local state: the embedded store in `<dir>/data`, the serving certificate in
-    /// `<dir>/certs`, and `<dir>/kubeconfig`.
+    /// Directory for all of Flotilla's local state: the embedded store in `<dir>/data`, the certificates of
+    /// `flotilla certs init` in `<dir>/certs`, and the admin kubeconfig `<dir>/kubeconfig`.
     #[arg(long = "data-dir", default_value = ".flotilla")]
     data_dir: PathBuf,
     /// HTTPS port on 127.0.0.1 (`0` picks a free one).
@@ -63,31 +96,104 @@ impl Command {
     /// Runs the chosen role until it finishes or is interrupted.
     pub async fn run(self) -> anyhow::Result<()> {
         match self {
-            Command::Apiserver(args) => run_apiserver(&args.storage, &args.server, &args.auth, None).await,
-            Command::Up(args) => {
-                let storage = StorageOptions::embedded(args.data_dir.join("data"));
-                println!("flotilla up: opening the embedded store in {}", storage.data_dir.display());
-                let server = ServerOptions {
-                    bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
-                    secure_port: args.port,
-                    cert_dir: args.data_dir.join("certs"),
-                    ..ServerOptions::default()
-                };
-                run_apiserver(&storage, &server, &AuthOptions::default(), Some(&args.data_dir.join("kubeconfig"))).await
+            Command::Apiserver(args) => {
+                let mode = if args.aggregated { Mode::Aggregated } else { Mode::ControlPlane };
+                run_apiserver(&args.storage, &args.server, &args.auth, mode, None).await
+            }
+            Command::Up(args) => run_up(&args).await,
+            Command::MemberSim(args) => Ok(args.run().await?),
+            Command::Certs(CertsCommand::Init(args)) => {
+                let options = InitOptions { dir: args.dir, hosts: args.hosts, server: args.server };
+                let report = flotilla_certs::init(&options)
+                    .with_context(|| format!("preparing certificates in {}", options.dir.display()))?;
+                print_report(&report);
+                Ok(())
             }
         }
     }
 }
+
+/// `flotilla up`: certificates in `<data-dir>/certs`, then the API server with client-certificate and front-proxy
+/// authentication and RBAC, and the admin kubeconfig at `<data-dir>/kubeconfig`.
+async fn run_up(args: &UpArgs) -> anyhow::Result<()> {
+    let certs_dir = args.data_dir.join("certs");
+    let server_url = (args.port != 0).then(|| format!("https://127.0.0.1:{}", args.port));
+    let options = InitOptions { dir: certs_dir.clone(), hosts: Vec::new(), server: server_url };
+    let report =
+        flotilla_certs::init(&options).with_context(|| format!("preparing certificates in {}", certs_dir.display()))?;
+    println!("flotilla up: certificates in {}", certs_dir.display());
+    print_report(&report);
+    let files = &report.files;
+    let storage = StorageOptions::embedded(args.data_dir.join("data"));
+    println!("flotilla up: opening the embedded store in {}", storage.data_dir.display());
+    let server = ServerOptions {
+        bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        secure_port: args.port,
+        cert_dir: certs_dir.clone(),
+        tls_cert_file: Some(files.serving_cert.clone()),
+        tls_private_key_file: Some(files.serving_key.clone()),
+        ..ServerOptions::default()
+    };
+    let mut auth = AuthOptions::default();
+    auth.authentication.client_ca_file = Some(files.ca_cert.clone());
+    auth.authentication.requestheader_client_ca_file = Some(files.front_proxy_ca_cert.clone());
+    auth.authentication.requestheader_allowed_names = vec![flotilla_certs::FRONT_PROXY_CLIENT.to_owned()];
+    auth.authorization.authorization_mode = vec![AuthorizationMode::Rbac];
+    let admin =
+        flotilla_certs::IssuedCert { cert_pem: read_file(&files.admin_cert)?, key_pem: read_file(&files.admin_key)? };
+    let ca_pem = read_file(&files.ca_cert)?;
+    let kubeconfig_path = args.data_dir.join("kubeconfig");
+    let admin_kubeconfig =
+        move |url: &str| flotilla_certs::kubeconfig(url, &ca_pem, flotilla_certs::ADMIN_USER, Some(&admin), None);
+    run_apiserver(&storage, &server, &auth, Mode::ControlPlane, Some((&kubeconfig_path, &admin_kubeconfig))).await
+}
+
+/// Reads a text file, naming it on failure.
+fn read_file(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Prints what `flotilla certs init` did, one line per file.
+fn print_report(report: &InitReport) {
+    for path in &report.created {
+        println!("created {}", path.display());
+    }
+    for path in &report.reused {
+        println!("reused  {}", path.display());
+    }
+    for expiring in &report.expiring {
+        let at = humantime::format_rfc3339_seconds(expiring.not_after);
+        let what = if expiring.renewed { "renewed" } else { "renew it before then" };
+        println!("expiring {} (not after {at}; {what})", expiring.path.display());
+    }
+}
+
+/// What the API server serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Every built-in kind and the Karmada groups.
+    ControlPlane,
+    /// Only the Karmada groups, behind a host cluster's aggregator.
+    Aggregated,
+}
+
+/// Writes a kubeconfig for the server's URL.
+type KubeconfigFor<'a> = (&'a Path, &'a dyn Fn(&str) -> String);
 
 /// Starts the API server, optionally writes a kubeconfig for it, and serves until Ctrl-C or SIGTERM.
 async fn run_apiserver(
     storage: &StorageOptions,
     server: &ServerOptions,
     auth: &AuthOptions,
-    kubeconfig_path: Option<&Path>,
+    mode: Mode,
+    kubeconfig_for: Option<KubeconfigFor<'_>>,
 ) -> anyhow::Result<()> {
     let shutdown = ShutdownRequests::from_signals().context("installing the Ctrl-C and SIGTERM handlers")?;
-    let instance = Instance::start(storage, server, auth).await.context("starting the API server")?;
+    let instance = match mode {
+        Mode::ControlPlane => Instance::start(storage, server, auth).await,
+        Mode::Aggregated => Instance::start_aggregated(storage, server, auth).await,
+    }
+    .context("starting the API server")?;
     println!(
         "storage ready: {} backend at revision {}, keys under {}",
         instance.backend(),
@@ -97,8 +203,11 @@ async fn run_apiserver(
     let cert = instance.cert();
     let origin = if cert.generated { "generated self-signed" } else { "loaded" };
     println!("serving the Kubernetes API on {} ({origin} certificate {})", instance.url(), cert.cert_file.display());
-    if let Some(path) = kubeconfig_path {
-        write_private(path, &kubeconfig::kubeconfig(&instance.url(), &cert.cert_pem))
+    if mode == Mode::Aggregated {
+        println!("aggregated mode: serving only {}", Instance::AGGREGATED_GROUPS.join(", "));
+    }
+    if let Some((path, contents)) = kubeconfig_for {
+        write_private(path, &contents(&instance.url()))
             .with_context(|| format!("writing the kubeconfig {}", path.display()))?;
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         println!("wrote {}", path.display());
@@ -157,5 +266,21 @@ mod tests {
         assert_eq!(args.server.secure_port, 7443);
         assert_eq!(args.server.request_timeout, std::time::Duration::from_secs(30));
         assert_eq!(args.storage.request_timeout, std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn certs_init_takes_a_directory_hosts_and_a_server() {
+        let cli = Cli::parse_from(["flotilla", "certs", "init", "--dir", "/x", "--hosts", "a.example,10.0.0.1"]);
+        let Command::Certs(CertsCommand::Init(args)) = cli.command else { panic!("not certs init") };
+        assert_eq!(args.dir, PathBuf::from("/x"));
+        assert_eq!(args.hosts, ["a.example", "10.0.0.1"]);
+        assert_eq!(args.server, None);
+    }
+
+    #[test]
+    fn apiserver_takes_aggregated() {
+        let cli = Cli::parse_from(["flotilla", "apiserver", "--aggregated"]);
+        let Command::Apiserver(args) = cli.command else { panic!("not apiserver") };
+        assert!(args.aggregated);
     }
 }

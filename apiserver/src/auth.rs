@@ -3,6 +3,7 @@
 pub mod authn;
 pub mod authz;
 mod filter;
+pub mod reviews;
 
 pub use filter::filter;
 
@@ -77,6 +78,9 @@ pub enum Decision {
     Deny(String),
     /// Neither; later authorizers are asked, and if none allows, the request is forbidden.
     NoOpinion(String),
+    /// No authorizer decided and at least one could not answer (e.g. an unreachable webhook): kube-apiserver
+    /// answers 500 rather than 403, since the request may well have been allowed.
+    Error(String),
 }
 
 /// Every authentication and authorization flag of `flotilla apiserver`.
@@ -116,9 +120,12 @@ impl Auth {
     /// # Errors
     /// Unreadable files or kubeconfigs named by the flags.
     pub async fn new(options: &AuthOptions, registry: &crate::registry::Registry) -> Result<Self, AuthError> {
-        Ok(Self {
+        reviews::register_authentication();
+        let auth = Self {
             authenticator: authn::Authenticator::new(&options.authentication).await?,
             authorizer: authz::AuthorizerChain::new(&options.authorization, registry).await?,
-        })
+        };
+        reviews::serve_on(registry);
+        Ok(auth)
     }
 }

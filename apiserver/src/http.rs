@@ -161,7 +161,12 @@ async fn dispatch(State(state): State<ApiState>, request: Request) -> Response {
         None => RequestInfo::parse(request.method(), request.uri().path(), request.uri().query().unwrap_or("")),
     };
     match &info.target {
-        Target::Resource(target) => handlers::serve(&state, &info, target, request).await,
+        Target::Resource(target) => {
+            match crate::auth::reviews::lookup(&state.registry, &target.group, &target.version, &target.resource) {
+                Some(review) => crate::auth::reviews::serve(&state, &info, target, &review, request).await,
+                None => handlers::serve(&state, &info, target, request).await,
+            }
+        }
         Target::NonResource => non_resource(&state, request).await,
     }
 }

@@ -9,7 +9,10 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 
-use crate::registry::{Registry, ResourceStore};
+use crate::{
+    auth::reviews::{self, VirtualResource},
+    registry::{Registry, ResourceStore},
+};
 
 /// How many resource sets' documents are kept (a server has one registry; tests may have several).
 const CACHED_GENERATIONS: usize = 4;
@@ -68,7 +71,7 @@ fn documents(registry: &Registry) -> Arc<Documents> {
     if let Some(found) = CACHE.lock().iter().find(|d| d.generation == generation) {
         return found.clone();
     }
-    let built = Arc::new(build(generation, &registry.resources()));
+    let built = Arc::new(build(generation, &registry.resources(), &reviews::served(registry)));
     let mut cache = CACHE.lock();
     if let Some(found) = cache.iter().find(|d| d.generation == generation) {
         return found.clone();
@@ -80,16 +83,21 @@ fn documents(registry: &Registry) -> Arc<Documents> {
     built
 }
 
-fn build(generation: u64, resources: &[Arc<ResourceStore>]) -> Documents {
-    let mut by_group_version: BTreeMap<(String, String), Vec<&ResourceStore>> = BTreeMap::new();
+fn build(generation: u64, resources: &[Arc<ResourceStore>], virtuals: &[Arc<VirtualResource>]) -> Documents {
+    type Served<'a> = (Vec<&'a ResourceStore>, Vec<&'a VirtualResource>);
+    let mut by_group_version: BTreeMap<(String, String), Served<'_>> = BTreeMap::new();
     for resource in resources {
         let info = resource.info();
-        by_group_version.entry((info.group.clone(), info.version.clone())).or_default().push(resource);
+        by_group_version.entry((info.group.clone(), info.version.clone())).or_default().0.push(resource);
+    }
+    for resource in virtuals {
+        let info = &resource.info;
+        by_group_version.entry((info.group.clone(), info.version.clone())).or_default().1.push(resource);
     }
     let mut group_versions = BTreeMap::new();
     let mut paths = serde_json::Map::new();
-    for ((group, version), stores) in by_group_version {
-        let value = document::build(&group, &version, &stores);
+    for ((group, version), (stores, virtuals)) in by_group_version {
+        let value = document::build(&group, &version, &stores, &virtuals);
         let json = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
         let hash = hash(&json);
         let path = group_version_path(&group, &version);

@@ -78,9 +78,12 @@ impl Registry {
         let info = strategy.info();
         let key = (info.group.clone(), info.version.clone(), info.plural.clone());
         let admission = self.inner.admission.clone();
-        let resource =
-            Arc::new(ResourceStore::with_admission(strategy, self.inner.store.clone(), &self.inner.keys, admission));
         let mut resources = self.inner.resources.write();
+        // Other versions of one resource share its storage (keys, watch cache), converting objects.
+        let resource = Arc::new(match resources.values().find(|other| other.info().storage == info.storage) {
+            Some(sibling) => ResourceStore::beside(strategy, sibling, admission),
+            None => ResourceStore::with_admission(strategy, self.inner.store.clone(), &self.inner.keys, admission),
+        });
         resources.insert(key, resource.clone());
         self.inner.generation.store(next_generation(), Ordering::Release);
         drop(resources);

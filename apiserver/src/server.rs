@@ -27,10 +27,11 @@ use tokio::{
     net::{TcpListener, TcpStream},
 };
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
 
 pub use instance::{Instance, StartError};
 pub use shutdown::{Drain, ShutdownRequests, ShutdownTrigger};
-pub use tls::{CertSource, ServingCert, TlsError};
+pub use tls::{CertSource, PeerCertificates, ServingCert, TlsError};
 
 /// The answer to a plain-HTTP request on the HTTPS port (what Go's servers send).
 const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
@@ -230,7 +231,17 @@ fn serve_connection(
             let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
                 .await
                 .map_err(|_| "TLS handshake timed out".to_string())??;
-            let service = TowerToHyperService::new(app);
+            let peer =
+                tls.get_ref().1.peer_certificates().filter(|chain| !chain.is_empty()).map(|chain| {
+                    PeerCertificates(chain.iter().map(|c| c.clone().into_owned()).collect::<Vec<_>>().into())
+                });
+            let service =
+                TowerToHyperService::new(app.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    if let Some(peer) = &peer {
+                        request.extensions_mut().insert(peer.clone());
+                    }
+                    request
+                }));
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service).into_owned();
             watcher.watch(connection).await.map_err(|e| e.to_string())
         })

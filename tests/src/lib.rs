@@ -2,5 +2,6 @@
 
 pub mod backends;
 pub mod etcd;
+pub mod identity;
 pub mod ports;
 pub mod server;

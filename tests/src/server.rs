@@ -7,7 +7,6 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use flotilla_apiserver::server::kubeconfig;
 use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
@@ -24,6 +23,8 @@ const STOP_WITHIN: Duration = Duration::from_secs(40);
 const SERVING: &str = "serving the Kubernetes API on ";
 /// How many lines of the server's log a failing test prints.
 const LOG_TAIL: usize = 80;
+/// The only common name a front-proxy client certificate may have (`--requestheader-allowed-names`).
+pub const FRONT_PROXY_CLIENT: &str = "front-proxy-client";
 
 /// Where a test server keeps its objects.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,9 +50,12 @@ pub struct ApiServer {
     backend: BackendKind,
     storage: Storage,
     extra: Vec<String>,
+    /// Whether the front-proxy flags are left out, so the server reads them from its host cluster.
+    delegated: bool,
     url: String,
     ca_pem: String,
     kubeconfig: PathBuf,
+    pki: flotilla_certs::Files,
 }
 
 fn unique_prefix() -> String {
@@ -91,8 +95,28 @@ impl ApiServer {
         Self::launch(binary, Some(Storage::Etcd { endpoint: endpoint.into(), prefix: unique_prefix() }), extra).await
     }
 
+    /// Starts a server (embedded storage) delegating to the host cluster of `host_kubeconfig`
+    /// (`--authentication-kubeconfig`): no `--requestheader-*` flags, so it reads them from the host's
+    /// `kube-system/extension-apiserver-authentication` ConfigMap, and bearer tokens it does not know go to the host's
+    /// TokenReview API. Its own kubeconfig is still the admin's.
+    ///
+    /// # Panics
+    /// As [`ApiServer::start`].
+    pub async fn start_delegating(binary: &Path, host_kubeconfig: &Path, extra: &[&str]) -> ApiServer {
+        let host = host_kubeconfig.to_string_lossy().into_owned();
+        let mut all = vec!["--authentication-kubeconfig", host.as_str()];
+        all.extend_from_slice(extra);
+        Self::launch_as(binary, None, &all, true).await
+    }
+
     async fn launch(binary: &Path, storage: Option<Storage>, extra: &[&str]) -> ApiServer {
+        Self::launch_as(binary, storage, extra, false).await
+    }
+
+    async fn launch_as(binary: &Path, storage: Option<Storage>, extra: &[&str], delegated: bool) -> ApiServer {
         let dir = tempfile::tempdir().expect("creating the server's temporary directory");
+        let init = flotilla_certs::InitOptions { dir: dir.path().join("pki"), ..Default::default() };
+        let pki = flotilla_certs::init(&init).expect("creating the test server's certificates").files;
         let storage = storage.unwrap_or_else(|| Storage::Embedded(dir.path().join("data")));
         let backend = match storage {
             Storage::Embedded(_) => BackendKind::Embedded,
@@ -106,15 +130,24 @@ impl ApiServer {
             backend,
             storage,
             extra: extra.iter().map(|a| a.to_string()).collect(),
+            delegated,
             url: String::new(),
             ca_pem: String::new(),
+            pki,
         };
         server.spawn(0);
         server.url = server.wait_for_address();
-        server.ca_pem = std::fs::read_to_string(server.dir.path().join("certs/apiserver.crt"))
-            .unwrap_or_else(|e| server.fail(&format!("reading the generated serving certificate: {e}")));
-        std::fs::write(&server.kubeconfig, kubeconfig::kubeconfig(&server.url, &server.ca_pem))
-            .unwrap_or_else(|e| server.fail(&format!("writing the kubeconfig: {e}")));
+        server.ca_pem = std::fs::read_to_string(&server.pki.ca_cert)
+            .unwrap_or_else(|e| server.fail(&format!("reading the cluster CA: {e}")));
+        let admin = flotilla_certs::IssuedCert {
+            cert_pem: std::fs::read_to_string(&server.pki.admin_cert).expect("reading the admin certificate"),
+            key_pem: std::fs::read_to_string(&server.pki.admin_key).expect("reading the admin key"),
+        };
+        std::fs::write(
+            &server.kubeconfig,
+            flotilla_certs::kubeconfig(&server.url, &server.ca_pem, "admin", Some(&admin), None),
+        )
+        .unwrap_or_else(|e| server.fail(&format!("writing the kubeconfig: {e}")));
         server.wait_until_ready().await;
         server
     }
@@ -131,7 +164,19 @@ impl ApiServer {
             .arg("apiserver")
             .args(["--bind-address", "127.0.0.1", "--secure-port", &port.to_string()])
             .arg("--cert-dir")
-            .arg(self.dir.path().join("certs"));
+            .arg(self.dir.path().join("certs"))
+            .arg("--tls-cert-file")
+            .arg(&self.pki.serving_cert)
+            .arg("--tls-private-key-file")
+            .arg(&self.pki.serving_key)
+            .arg("--client-ca-file")
+            .arg(&self.pki.ca_cert);
+        if !self.delegated {
+            command
+                .arg("--requestheader-client-ca-file")
+                .arg(&self.pki.front_proxy_ca_cert)
+                .args(["--requestheader-allowed-names", FRONT_PROXY_CLIENT]);
+        }
         match &self.storage {
             Storage::Embedded(dir) => {
                 command.arg("--data-dir").arg(dir);
@@ -225,14 +270,25 @@ impl ApiServer {
         self.backend
     }
 
-    /// The kubeconfig pointing at this server.
+    /// The kubeconfig pointing at this server, as the admin (client certificate `admin`, group `system:masters`).
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig
     }
 
-    /// The serving certificate (self-signed, so also the CA clients trust).
+    /// The cluster CA (PEM): it signed the serving certificate, and client certificates (`--client-ca-file`).
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// The server's certificate files (`flotilla certs init` in its temporary directory): cluster CA, serving
+    /// certificate, front-proxy CA and client certificate, admin certificate and kubeconfig.
+    pub fn pki(&self) -> &flotilla_certs::Files {
+        &self.pki
+    }
+
+    /// The server's temporary directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// Everything the server has logged so far.
@@ -262,7 +318,15 @@ impl ApiServer {
     /// # Panics
     /// When the kubeconfig cannot be read as a client configuration.
     pub async fn client(&self) -> kube::Client {
-        let text = std::fs::read_to_string(&self.kubeconfig).expect("reading the kubeconfig");
+        self.client_from(&self.kubeconfig).await
+    }
+
+    /// A kube-rs client from `kubeconfig` (rustls, no automatic retries).
+    ///
+    /// # Panics
+    /// When the kubeconfig cannot be read as a client configuration.
+    pub async fn client_from(&self, kubeconfig: &Path) -> kube::Client {
+        let text = std::fs::read_to_string(kubeconfig).expect("reading the kubeconfig");
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).expect("parsing the kubeconfig");
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
             .await

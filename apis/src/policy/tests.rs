@@ -59,7 +59,7 @@ fn cluster_propagation_policies_round_trip() {
 
 #[test]
 fn override_policies_round_trip() {
-    round_trip_file(include_str!("testdata/override.yaml"), 2);
+    round_trip_file(include_str!("testdata/override.yaml"), 3);
 }
 
 #[test]

@@ -1,11 +1,25 @@
 //! Authentication: front-proxy request headers, client certificates, bearer tokens, anonymous; then impersonation.
 
-use std::{path::PathBuf, time::Duration};
+pub mod host;
+pub mod impersonation;
+pub mod requestheader;
+pub mod token;
+pub mod x509;
+
+use std::{io, path::PathBuf, sync::Arc, time::Duration};
 
 use axum::extract::Request;
+use http::{HeaderMap, header};
+use rustls::pki_types::CertificateDer;
 
-use super::UserInfo;
-use crate::machinery::ApiError;
+use self::{
+    host::{HostAuthentication, TokenWebhook},
+    requestheader::RequestHeaderConfig,
+    token::TokenFile,
+    x509::CaVerifier,
+};
+use super::{AUTHENTICATED_GROUP, UNAUTHENTICATED_GROUP, UserInfo};
+use crate::{machinery::ApiError, server::PeerCertificates};
 
 /// Authentication flags of `flotilla apiserver` (kube-apiserver's names and defaults).
 #[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
@@ -22,6 +36,9 @@ pub struct AuthenticationOptions {
     /// Headers carrying the user name, first non-empty wins.
     #[arg(long = "requestheader-username-headers", value_delimiter = ',', default_value = "X-Remote-User")]
     pub requestheader_username_headers: Vec<String>,
+    /// Headers carrying the user's uid, first non-empty wins (none by default).
+    #[arg(long = "requestheader-uid-headers", value_delimiter = ',')]
+    pub requestheader_uid_headers: Vec<String>,
     /// Headers carrying the user's groups.
     #[arg(long = "requestheader-group-headers", value_delimiter = ',', default_value = "X-Remote-Group")]
     pub requestheader_group_headers: Vec<String>,
@@ -56,29 +73,249 @@ impl Default for AuthenticationOptions {
 
 /// Configuration problems of the authenticators (unreadable CA or token files, ...).
 #[derive(Debug, thiserror::Error)]
-pub enum AuthnError {}
+pub enum AuthnError {
+    /// A file named by a flag could not be read.
+    #[error("reading {path} (set by {flag}): {source}")]
+    Read {
+        /// The flag.
+        flag: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A CA bundle holds no usable certificate.
+    #[error("{origin} holds no usable CA certificate: {reason}")]
+    CaBundle {
+        /// The flag and file, or the ConfigMap key.
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The static token file is malformed.
+    #[error("the token file {path} (set by --token-auth-file) is malformed: {reason}")]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The host cluster's kubeconfig is unusable.
+    #[error("the host cluster kubeconfig {path} (set by --authentication-kubeconfig) is unusable: {reason}")]
+    HostKubeconfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The host's `kube-system/extension-apiserver-authentication` ConfigMap could not be read or parsed.
+    #[error(
+        "reading kube-system/extension-apiserver-authentication from the host cluster (--authentication-kubeconfig; \
+         give the --requestheader-* flags instead to skip it): {0}"
+    )]
+    HostConfigMap(String),
+}
 
-/// The authenticator chain built from [`AuthenticationOptions`].
-#[derive(Debug, Default)]
-pub struct Authenticator {}
+/// The authenticator chain built from [`AuthenticationOptions`], in kube-apiserver's order: front proxy, client
+/// certificate, bearer token (static file, then the host's TokenReview), anonymous.
+#[derive(Debug)]
+pub struct Authenticator {
+    requestheader: RequestHeaderConfig,
+    client_ca: Option<CaVerifier>,
+    tokens: Option<TokenFile>,
+    webhook: Option<TokenWebhook>,
+    anonymous: bool,
+}
 
-impl Authenticator {
-    /// Builds the chain.
-    ///
-    /// # Errors
-    /// Files named by the options that cannot be read or parsed.
-    pub async fn new(options: &AuthenticationOptions) -> Result<Self, AuthnError> {
-        let _ = options;
-        Ok(Self {})
-    }
-
-    /// Who sent `request` (after impersonation); strips front-proxy headers it did not trust. Not yet implemented:
-    /// everyone is anonymous.
-    ///
-    /// # Errors
-    /// 401 for credentials that are present but invalid; 403 for a forbidden impersonation.
-    pub async fn authenticate(&self, request: &mut Request) -> Result<UserInfo, ApiError> {
-        let _ = request;
-        Ok(UserInfo::anonymous())
+impl Default for Authenticator {
+    /// Everyone anonymous: no CA, no tokens.
+    fn default() -> Self {
+        Self {
+            requestheader: RequestHeaderConfig {
+                ca: None,
+                allowed_names: Vec::new(),
+                username_headers: Vec::new(),
+                uid_headers: Vec::new(),
+                group_headers: Vec::new(),
+                extra_prefixes: Vec::new(),
+            },
+            client_ca: None,
+            tokens: None,
+            webhook: None,
+            anonymous: true,
+        }
     }
 }
+
+/// The message of the 401 a request with failing or missing credentials gets.
+const UNAUTHORIZED: &str = "Unauthorized";
+/// The error of a bearer token no token authenticator knows.
+const INVALID_BEARER_TOKEN: &str = "invalid bearer token";
+
+impl Authenticator {
+    /// Builds the chain. With `--authentication-kubeconfig`, bearer tokens nobody else knows are sent to the host's
+    /// TokenReview API, and when `--requestheader-client-ca-file` (or `--client-ca-file`) is not given, the host's
+    /// `kube-system/extension-apiserver-authentication` ConfigMap provides it, as kube's delegating authentication
+    /// does (read once at start).
+    ///
+    /// # Errors
+    /// Files named by the options that cannot be read or parsed; an unreachable host or missing ConfigMap.
+    pub async fn new(options: &AuthenticationOptions) -> Result<Self, AuthnError> {
+        let read_ca = |path: &PathBuf, flag: &'static str| -> Result<CaVerifier, AuthnError> {
+            let pem = std::fs::read(path).map_err(|source| AuthnError::Read { flag, path: path.clone(), source })?;
+            CaVerifier::from_pem(&pem, &format!("{} (set by {flag})", path.display()))
+        };
+        let mut client_ca = options.client_ca_file.as_ref().map(|p| read_ca(p, "--client-ca-file")).transpose()?;
+        let mut requestheader = RequestHeaderConfig {
+            ca: options
+                .requestheader_client_ca_file
+                .as_ref()
+                .map(|p| read_ca(p, "--requestheader-client-ca-file"))
+                .transpose()?,
+            allowed_names: options.requestheader_allowed_names.clone(),
+            username_headers: options.requestheader_username_headers.clone(),
+            uid_headers: options.requestheader_uid_headers.clone(),
+            group_headers: options.requestheader_group_headers.clone(),
+            extra_prefixes: options.requestheader_extra_headers_prefix.clone(),
+        };
+        let tokens = options.token_auth_file.as_deref().map(TokenFile::load).transpose()?;
+        let mut webhook = None;
+        if let Some(kubeconfig) = &options.authentication_kubeconfig {
+            let client = host::client(kubeconfig).await?;
+            if options.requestheader_client_ca_file.is_none() || options.client_ca_file.is_none() {
+                let published = host::authentication_configmap(client.clone()).await?;
+                apply_host_settings(&published, options, &mut requestheader, &mut client_ca)?;
+            }
+            webhook = Some(TokenWebhook::new(client, options.authentication_token_webhook_cache_ttl));
+        }
+        Ok(Self { requestheader, client_ca, tokens, webhook, anonymous: options.anonymous_auth })
+    }
+
+    /// Who sent `request`. On success the credentials (`Authorization`) and the front-proxy headers are removed
+    /// from it, so nothing later can mistake them for an identity.
+    ///
+    /// # Errors
+    /// 401 for credentials that are present but invalid (a client certificate no CA vouches for, an unknown
+    /// bearer token), and for none at all under `--anonymous-auth=false`.
+    pub async fn authenticate(&self, request: &mut Request) -> Result<UserInfo, ApiError> {
+        let chain = request.extensions().get::<PeerCertificates>().map(|peer| Arc::clone(&peer.0));
+        let chain: &[CertificateDer<'static>] = chain.as_deref().unwrap_or(&[]);
+        let (found, errors) = self.authenticate_parts(request.headers(), chain).await;
+        let headers = request.headers_mut();
+        match found {
+            Some(mut user) => {
+                add_authenticated_group(&mut user);
+                headers.remove(header::AUTHORIZATION);
+                self.requestheader.strip(headers);
+                Ok(user)
+            }
+            None if !errors.is_empty() => {
+                tracing::debug!(?errors, "unable to authenticate the request");
+                Err(ApiError::unauthorized(UNAUTHORIZED))
+            }
+            None if self.anonymous => {
+                self.requestheader.strip(headers);
+                Ok(UserInfo::anonymous())
+            }
+            None => Err(ApiError::unauthorized(UNAUTHORIZED)),
+        }
+    }
+
+    /// The first authenticator's user, else every error met.
+    async fn authenticate_parts(
+        &self,
+        headers: &HeaderMap,
+        chain: &[CertificateDer<'static>],
+    ) -> (Option<UserInfo>, Vec<String>) {
+        let mut errors = Vec::new();
+        match self.requestheader.authenticate(headers, chain) {
+            Ok(Some(user)) => return (Some(user), errors),
+            Ok(None) => {}
+            Err(error) => errors.push(error),
+        }
+        if let Some(ca) = &self.client_ca {
+            match x509::authenticate(ca, chain) {
+                Ok(Some(user)) => return (Some(user), errors),
+                Ok(None) => {}
+                Err(error) => errors.push(error),
+            }
+        }
+        if let Some(token) = token::bearer(headers) {
+            match self.authenticate_token(&token).await {
+                Ok(Some(user)) => return (Some(user), errors),
+                Ok(None) => errors.push(INVALID_BEARER_TOKEN.into()),
+                Err(error) => errors.push(error),
+            }
+        }
+        (None, errors)
+    }
+
+    /// The user of a bearer token per the token file, then the host's TokenReview; `None` when neither knows it.
+    ///
+    /// # Errors
+    /// The host could not be asked.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Option<UserInfo>, String> {
+        if let Some(user) = self.tokens.as_ref().and_then(|file| file.user(token)) {
+            return Ok(Some(user));
+        }
+        match &self.webhook {
+            Some(webhook) => webhook.authenticate(token).await,
+            None => Ok(None),
+        }
+    }
+
+    /// What a TokenReview of `token` says: the user (with `system:authenticated`) or the error, as
+    /// kube-apiserver's TokenReview answers.
+    pub async fn review_token(&self, token: &str) -> Result<UserInfo, String> {
+        match self.authenticate_token(token).await {
+            Ok(Some(mut user)) => {
+                add_authenticated_group(&mut user);
+                Ok(user)
+            }
+            Ok(None) => Err(INVALID_BEARER_TOKEN.into()),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// Adds `system:authenticated` unless the user already is in it or in `system:unauthenticated`.
+pub fn add_authenticated_group(user: &mut UserInfo) {
+    if !user.in_group(AUTHENTICATED_GROUP) && !user.in_group(UNAUTHENTICATED_GROUP) {
+        user.groups.push(AUTHENTICATED_GROUP.into());
+    }
+}
+
+/// Fills what the flags left open from the host's published settings: the requestheader CA (and with it the
+/// header names and allowed names) when `--requestheader-client-ca-file` is not given, and the client CA when
+/// `--client-ca-file` is not.
+fn apply_host_settings(
+    published: &HostAuthentication,
+    options: &AuthenticationOptions,
+    requestheader: &mut RequestHeaderConfig,
+    client_ca: &mut Option<CaVerifier>,
+) -> Result<(), AuthnError> {
+    let source = |key: &str| format!("{key} of kube-system/extension-apiserver-authentication");
+    if options.requestheader_client_ca_file.is_none()
+        && let Some(pem) = &published.requestheader_ca
+    {
+        requestheader.ca = Some(CaVerifier::from_pem(pem.as_bytes(), &source("requestheader-client-ca-file"))?);
+        requestheader.allowed_names = published.allowed_names.clone();
+        let or_flag = |published: &[String], flag: &[String]| {
+            if published.is_empty() { flag.to_vec() } else { published.to_vec() }
+        };
+        requestheader.username_headers = or_flag(&published.username_headers, &requestheader.username_headers);
+        requestheader.uid_headers = or_flag(&published.uid_headers, &requestheader.uid_headers);
+        requestheader.group_headers = or_flag(&published.group_headers, &requestheader.group_headers);
+        requestheader.extra_prefixes = or_flag(&published.extra_prefixes, &requestheader.extra_prefixes);
+    }
+    if options.client_ca_file.is_none()
+        && let Some(pem) = &published.client_ca
+    {
+        *client_ca = Some(CaVerifier::from_pem(pem.as_bytes(), &source("client-ca-file"))?);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

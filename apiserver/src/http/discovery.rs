@@ -39,8 +39,8 @@ pub struct GroupResources {
 /// Every served group, in discovery order (core first, then built-in groups by priority, then others by name).
 pub fn groups(registry: &Registry) -> Vec<GroupResources> {
     let mut by_group: BTreeMap<String, BTreeMap<String, Vec<ResourceInfo>>> = BTreeMap::new();
-    for resource in registry.resources() {
-        let info = resource.info().clone();
+    let served = registry.resources().into_iter().map(|resource| resource.info().clone());
+    for info in served.chain(crate::auth::reviews::infos(registry)) {
         by_group.entry(info.group.clone()).or_default().entry(info.version.clone()).or_default().push(info);
     }
     let mut groups: Vec<GroupResources> = by_group
@@ -161,7 +161,7 @@ pub fn serve_group_version(
             "singularName": info.singular,
             "namespaced": info.namespaced,
             "kind": info.kind,
-            "verbs": RESOURCE_VERBS,
+            "verbs": crate::auth::reviews::verbs(info, &RESOURCE_VERBS),
         });
         if !info.short_names.is_empty() {
             resource["shortNames"] = json!(info.short_names);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::{
+    auth::reviews::VirtualResource,
     registry::{ResourceInfo, ResourceStore},
     schema::{self, KindSchema, LIST_META, REF_PREFIX},
 };
@@ -231,7 +232,7 @@ impl Resource<'_> {
 }
 
 /// The document of `group`/`version` serving `stores`.
-pub(super) fn build(group: &str, version: &str, stores: &[&ResourceStore]) -> Value {
+pub(super) fn build(group: &str, version: &str, stores: &[&ResourceStore], virtuals: &[&VirtualResource]) -> Value {
     let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
     let words = group_words(group);
     let version_word = capitalized(version);
@@ -279,6 +280,22 @@ pub(super) fn build(group: &str, version: &str, stores: &[&ResourceStore]) -> Va
         };
         add_paths(&mut paths, &prefix, &resource);
     }
+    for resource in virtuals {
+        let kind_schema = (resource.schema)();
+        for (name, schema) in kind_schema.components() {
+            schemas.entry(name.clone()).or_insert_with(|| schema.as_ref().clone());
+        }
+        let kind_ref = reference(kind_schema.name());
+        let resource = Resource {
+            info: &resource.info,
+            list_ref: kind_ref.clone(),
+            kind_ref,
+            tag: tag.clone(),
+            id_prefix: id_prefix.clone(),
+            strategic: false,
+        };
+        add_create_path(&mut paths, &prefix, &resource);
+    }
 
     json!({
         "openapi": "3.0.0",
@@ -291,6 +308,30 @@ pub(super) fn build(group: &str, version: &str, stores: &[&ResourceStore]) -> Va
         },
         "security": [{"BearerToken": []}],
     })
+}
+
+/// The one path of a create-only resource (the review APIs): POST of its collection.
+fn add_create_path(paths: &mut Map<String, Value>, prefix: &str, resource: &Resource<'_>) {
+    let info = resource.info;
+    let (path, scope, mut parameters) = if info.namespaced {
+        let namespace = path_parameter("namespace", "object name and auth scope, such as for teams and projects");
+        (format!("{prefix}/namespaces/{{namespace}}/{}", info.plural), "Namespaced", vec![namespace])
+    } else {
+        (format!("{prefix}/{}", info.plural), "", vec![])
+    };
+    let kind = &info.kind;
+    let mut create = resource.operation(
+        "create",
+        scope,
+        "",
+        format!("create {} {kind}", article(kind)),
+        "post",
+        vec![dry_run(), field_manager(), field_validation()],
+        resource.written(true, true),
+    );
+    create.insert("requestBody".into(), resource.body());
+    parameters.push(pretty());
+    paths.insert(path, json!({"post": create, "parameters": parameters}));
 }
 
 fn add_paths(paths: &mut Map<String, Value>, prefix: &str, resource: &Resource<'_>) {

@@ -1,7 +1,7 @@
 //! The Karmada kinds (`cluster`, `policy`, `work`, `search.karmada.io`) as one table of data, each served by a [`KarmadaStrategy`].
 
+mod conversion;
 mod defaults;
-mod fields;
 mod structural;
 #[cfg(test)]
 mod tests;
@@ -13,7 +13,7 @@ use flotilla_apis::{
     cluster::v1alpha1::Cluster,
     policy::{ClusterOverridePolicy, ClusterPropagationPolicy, OverridePolicy, PropagationPolicy},
     search::ResourceRegistry,
-    work::{v1alpha1::Work, v1alpha2::ClusterResourceBinding, v1alpha2::ResourceBinding},
+    work::{v1alpha1, v1alpha1::Work, v1alpha2::ClusterResourceBinding, v1alpha2::ResourceBinding},
 };
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -26,7 +26,7 @@ use super::{
     },
 };
 use crate::{
-    machinery::{FieldError, table::ColumnDefinition},
+    machinery::{ApiError, FieldError, table::ColumnDefinition},
     schema::KindSchema,
 };
 
@@ -56,8 +56,14 @@ pub(crate) struct Kind {
     validate: fn(&Value) -> Vec<FieldError>,
     /// Karmada's validating webhook for an update (new, old), including immutable fields.
     validate_update: fn(&Value, &Value) -> Vec<FieldError>,
-    /// The kind's selectable fields beyond `metadata.name`/`metadata.namespace` (see [`fields`]).
-    field_value: fn(&Value, &str) -> Option<String>,
+    /// Served by karmada-aggregated-apiserver (Cluster) rather than as a CRD. Field selectors: every Karmada kind
+    /// selects on `metadata.name` only, plus `metadata.namespace` when namespaced or aggregated (Karmada declares no
+    /// CRD `selectableFields`, and its Cluster strategy selects on ObjectMeta fields only).
+    aggregated: bool,
+    /// The version objects are stored at when it is not `version` (an older version served by conversion).
+    storage_version: Option<&'static str>,
+    /// Converts an object to the given `apiVersion` of the same kind (see [`conversion`]).
+    convert: fn(Value, &str) -> Result<Value, ApiError>,
 }
 
 impl Kind {
@@ -109,12 +115,17 @@ fn cluster_cells(o: &Value, now: Timestamp) -> Vec<Value> {
         json!(text(o, &["spec", "syncMode"])),
         ready,
         age(o, now),
-        json!(zones.join(",")),
-        json!(text(o, &["spec", "region"])),
-        json!(text(o, &["spec", "provider"])),
+        optional(&zones.join(",")),
+        optional(text(o, &["spec", "region"])),
+        optional(text(o, &["spec", "provider"])),
         json!(text(o, &["spec", "apiEndpoint"])),
-        json!(text(o, &["spec", "proxyURL"])),
+        optional(text(o, &["spec", "proxyURL"])),
     ]
+}
+
+/// Karmada's cluster printer shows an empty optional field as `<none>`.
+fn optional(value: &str) -> Value {
+    json!(if value.is_empty() { "<none>" } else { value })
 }
 
 const CLUSTER_COLUMNS: &[Column] = &[
@@ -209,7 +220,9 @@ const POLICY: Kind = Kind {
     defaults: defaults::none,
     validate: validation::none,
     validate_update: validation::none_on_update,
-    field_value: fields::none,
+    aggregated: false,
+    storage_version: None,
+    convert: conversion::none,
 };
 
 /// Every Karmada kind, in registration order.
@@ -219,11 +232,15 @@ pub(crate) static KINDS: &[Kind] = &[
         kind: "Cluster",
         plural: "clusters",
         namespaced: false,
+        aggregated: true,
         status: true,
         unconditional_update: true,
         columns: CLUSTER_COLUMNS,
         cells: cluster_cells,
         schema: KindSchema::builtin::<Cluster>,
+        defaults: defaults::cluster,
+        validate: validation::cluster,
+        validate_update: validation::cluster_update,
         ..POLICY
     },
     Kind {
@@ -233,6 +250,9 @@ pub(crate) static KINDS: &[Kind] = &[
         columns: POLICY_COLUMNS,
         cells: policy_cells,
         schema: KindSchema::builtin::<PropagationPolicy>,
+        defaults: defaults::propagation_policy,
+        validate: validation::propagation_policy,
+        validate_update: validation::propagation_policy_update,
         ..POLICY
     },
     Kind {
@@ -243,6 +263,9 @@ pub(crate) static KINDS: &[Kind] = &[
         columns: POLICY_COLUMNS,
         cells: policy_cells,
         schema: KindSchema::builtin::<ClusterPropagationPolicy>,
+        defaults: defaults::cluster_propagation_policy,
+        validate: validation::cluster_propagation_policy,
+        validate_update: validation::cluster_propagation_policy_update,
         ..POLICY
     },
     Kind {
@@ -250,6 +273,9 @@ pub(crate) static KINDS: &[Kind] = &[
         plural: "overridepolicies",
         short_names: &["op"],
         schema: KindSchema::builtin::<OverridePolicy>,
+        defaults: defaults::override_policy,
+        validate: validation::override_policy,
+        validate_update: |object, _| validation::override_policy(object),
         ..POLICY
     },
     Kind {
@@ -258,6 +284,9 @@ pub(crate) static KINDS: &[Kind] = &[
         namespaced: false,
         short_names: &["cop"],
         schema: KindSchema::builtin::<ClusterOverridePolicy>,
+        defaults: defaults::none,
+        validate: validation::cluster_override_policy,
+        validate_update: |object, _| validation::cluster_override_policy(object),
         ..POLICY
     },
     Kind {
@@ -269,6 +298,9 @@ pub(crate) static KINDS: &[Kind] = &[
         columns: WORK_COLUMNS,
         cells: work_cells,
         schema: KindSchema::builtin::<Work>,
+        defaults: defaults::work,
+        validate: validation::work,
+        validate_update: validation::work_update,
         ..POLICY
     },
     Kind {
@@ -281,6 +313,9 @@ pub(crate) static KINDS: &[Kind] = &[
         columns: BINDING_COLUMNS,
         cells: binding_cells,
         schema: KindSchema::builtin::<ResourceBinding>,
+        defaults: defaults::resource_binding,
+        validate: validation::resource_binding,
+        validate_update: validation::resource_binding_update,
         ..POLICY
     },
     Kind {
@@ -294,6 +329,44 @@ pub(crate) static KINDS: &[Kind] = &[
         columns: BINDING_COLUMNS,
         cells: binding_cells,
         schema: KindSchema::builtin::<ClusterResourceBinding>,
+        defaults: defaults::cluster_resource_binding,
+        validate: validation::cluster_resource_binding,
+        validate_update: validation::cluster_resource_binding_update,
+        ..POLICY
+    },
+    Kind {
+        group: "work.karmada.io",
+        kind: "ResourceBinding",
+        plural: "resourcebindings",
+        short_names: &["rb"],
+        status: true,
+        columns: BINDING_COLUMNS,
+        cells: binding_cells,
+        schema: KindSchema::builtin::<v1alpha1::ResourceBinding>,
+        // Karmada's binding webhooks and CRD defaults are those of v1alpha2; v1alpha1 has none of its own.
+        defaults: defaults::none,
+        validate: validation::none,
+        validate_update: validation::none_on_update,
+        storage_version: Some("v1alpha2"),
+        convert: conversion::binding,
+        ..POLICY
+    },
+    Kind {
+        group: "work.karmada.io",
+        kind: "ClusterResourceBinding",
+        plural: "clusterresourcebindings",
+        namespaced: false,
+        short_names: &["crb"],
+        status: true,
+        columns: BINDING_COLUMNS,
+        cells: binding_cells,
+        schema: KindSchema::builtin::<v1alpha1::ClusterResourceBinding>,
+        // Karmada's binding webhooks and CRD defaults are those of v1alpha2; v1alpha1 has none of its own.
+        defaults: defaults::none,
+        validate: validation::none,
+        validate_update: validation::none_on_update,
+        storage_version: Some("v1alpha2"),
+        convert: conversion::binding,
         ..POLICY
     },
     Kind {
@@ -303,11 +376,14 @@ pub(crate) static KINDS: &[Kind] = &[
         namespaced: false,
         status: true,
         schema: KindSchema::builtin::<ResourceRegistry>,
+        defaults: defaults::none,
+        validate: validation::resource_registry,
+        validate_update: validation::resource_registry_update,
         ..POLICY
     },
 ];
 
-/// The strategy of one Karmada kind: its schema prunes and checks writes; no Karmada defaulting or webhooks yet.
+/// The strategy of one Karmada kind: its schema prunes and checks writes, then Karmada's webhooks default and validate.
 pub struct KarmadaStrategy {
     kind: &'static Kind,
     info: ResourceInfo,
@@ -351,8 +427,8 @@ impl Strategy for KarmadaStrategy {
         (self.kind.validate_update)(object, old)
     }
 
-    fn field_value(&self, object: &Value, field: &str) -> Option<String> {
-        (self.kind.field_value)(object, field)
+    fn namespace_is_selectable(&self) -> bool {
+        self.kind.namespaced || self.kind.aggregated
     }
 
     fn table_columns(&self) -> Vec<ColumnDefinition> {
@@ -369,6 +445,14 @@ impl Strategy for KarmadaStrategy {
 
     fn kind_schema(&self) -> Option<Arc<KindSchema>> {
         Some(Arc::clone(&self.schema))
+    }
+
+    fn storage_version(&self) -> &str {
+        self.kind.storage_version.unwrap_or(self.kind.version)
+    }
+
+    fn convert(&self, object: Value, to_version: &str) -> Result<Value, ApiError> {
+        (self.kind.convert)(object, &format!("{}/{to_version}", self.kind.group))
     }
 }
 

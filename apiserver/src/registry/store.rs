@@ -29,7 +29,7 @@ use parking_lot::Mutex;
 pub use admission::{Admission, AdmissionChain, AdmissionRequest, Operation};
 pub(crate) use update::mutate_stored;
 
-use self::codec::{DecodeCache, Decoded};
+use self::codec::{Codec, DecodeCache, Decoded};
 use super::{ResourceInfo, Strategy};
 use crate::{
     machinery::{
@@ -164,12 +164,11 @@ const WARM_UP_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Decodes every cached object once the watch cache has loaded, so the first large LIST after a start is as fast as
 /// the later ones (the cost moves from that request to the background).
-fn warm_up(cache: &WatchCache, prefix: &str, decoded: &Arc<DecodeCache>, info: &ResourceInfo) {
+fn warm_up(cache: &WatchCache, prefix: &str, decoded: &Arc<DecodeCache>, codec: &Codec) {
     if tokio::runtime::Handle::try_current().is_err() {
         return;
     }
-    let (cache, prefix, decoded) = (cache.clone(), prefix.to_string(), Arc::downgrade(decoded));
-    let (api_version, kind) = (info.api_version(), info.kind.clone());
+    let (cache, prefix, decoded, codec) = (cache.clone(), prefix.to_string(), Arc::downgrade(decoded), codec.clone());
     tokio::spawn(async move {
         if tokio::time::timeout(WARM_UP_WAIT, cache.ready()).await.is_err() {
             return;
@@ -177,7 +176,7 @@ fn warm_up(cache: &WatchCache, prefix: &str, decoded: &Arc<DecodeCache>, info: &
         let Ok(list) = cache.list(&prefix, 0).await else { return };
         drop(cache);
         if let Some(decoded) = decoded.upgrade() {
-            let decoded = decoded.decode_all(list.items.iter().map(|kv| &**kv), &api_version, &kind);
+            let decoded = decoded.decode_all(list.items.iter().map(|kv| &**kv), &codec);
             if let Err(error) = decoded {
                 tracing::warn!(%prefix, %error, "some stored objects cannot be decoded");
             }
@@ -192,10 +191,14 @@ pub struct ResourceStore {
     keys: KeySpace,
     prefix: String,
     cache: WatchCache,
+    /// Decoded objects of this served version.
     decoded: Arc<DecodeCache>,
+    /// Stored bytes ⇄ objects of this served version (converting when stored at another version).
+    codec: Codec,
     admission: AdmissionChain,
-    /// The newest revision this store wrote; "most recent" reads from the cache wait for at least it.
-    last_write: AtomicI64,
+    /// The newest revision this store (or another version of its resource) wrote; "most recent" reads from the
+    /// cache wait for at least it.
+    last_write: Arc<AtomicI64>,
 }
 
 impl ResourceStore {
@@ -214,9 +217,34 @@ impl ResourceStore {
         let storage = &strategy.info().storage;
         let prefix = keys.resource_prefix(&storage.group, &storage.resource);
         let cache = WatchCache::start(store.clone(), prefix.clone(), WatchCacheConfig::default());
+        Self::assemble(strategy, store, keys, prefix, cache, admission, Arc::default())
+    }
+
+    /// Another served version of `sibling`'s resource: same storage keys, watch cache and write tracking (so a read
+    /// at one version sees every write made at another), objects converted by `strategy` (see
+    /// [`Strategy::storage_version`]). Without a shared storage resource it is [`ResourceStore::with_admission`].
+    pub fn beside(strategy: Arc<dyn Strategy>, sibling: &ResourceStore, admission: AdmissionChain) -> Self {
+        if strategy.info().storage != sibling.info().storage {
+            return Self::with_admission(strategy, sibling.store.clone(), &sibling.keys, admission);
+        }
+        let (store, keys, prefix, cache) =
+            (sibling.store.clone(), &sibling.keys, sibling.prefix.clone(), sibling.cache.clone());
+        Self::assemble(strategy, store, keys, prefix, cache, admission, Arc::clone(&sibling.last_write))
+    }
+
+    fn assemble(
+        strategy: Arc<dyn Strategy>,
+        store: SharedStore,
+        keys: &KeySpace,
+        prefix: String,
+        cache: WatchCache,
+        admission: AdmissionChain,
+        last_write: Arc<AtomicI64>,
+    ) -> Self {
         let decoded: Arc<DecodeCache> = Arc::default();
-        warm_up(&cache, &prefix, &decoded, strategy.info());
-        Self { strategy, store, keys: keys.clone(), prefix, cache, decoded, admission, last_write: AtomicI64::new(0) }
+        let codec = Codec::new(&strategy);
+        warm_up(&cache, &prefix, &decoded, &codec);
+        Self { strategy, store, keys: keys.clone(), prefix, cache, decoded, codec, admission, last_write }
     }
 
     /// The resource's description.
@@ -364,8 +392,7 @@ impl ResourceStore {
     }
 
     fn decode(&self, kv: &KeyValue) -> Result<Arc<Decoded>, ApiError> {
-        let info = self.info();
-        self.decoded.decode(kv, &info.api_version(), &info.kind)
+        self.decoded.decode(kv, &self.codec)
     }
 
     /// The current stored version of `key` and its object, read from storage (not the cache).

@@ -1,6 +1,6 @@
 //! Per-kind behaviour plugged into the generic store: defaulting, validation, status split, fields, tables.
 
-use crate::machinery::{FieldError, Object, table::ColumnDefinition};
+use crate::machinery::{ApiError, FieldError, Object, table::ColumnDefinition};
 
 use super::ResourceInfo;
 
@@ -70,6 +70,12 @@ pub trait Strategy: Send + Sync + 'static {
         None
     }
 
+    /// Whether `metadata.namespace` is a selectable field. kube-apiserver refuses it on cluster-scoped custom
+    /// resources (`field label not supported`) and accepts it on every built-in kind.
+    fn namespace_is_selectable(&self) -> bool {
+        true
+    }
+
     /// Table columns for `kubectl get` (wide-only columns have priority 1).
     fn table_columns(&self) -> Vec<ColumnDefinition> {
         crate::machinery::table::default_columns()
@@ -89,6 +95,29 @@ pub trait Strategy: Send + Sync + 'static {
     /// warned about or refused); `None` = no pruning.
     fn kind_schema(&self) -> Option<std::sync::Arc<crate::schema::KindSchema>> {
         None
+    }
+
+    /// The version objects of this resource are stored at. Every served version of one resource shares the
+    /// storage keys; when this differs from [`ResourceInfo::version`], the store converts each write to it (with
+    /// [`Strategy::convert`]) and each read back. Default: the served version (no conversion).
+    fn storage_version(&self) -> &str {
+        &self.info().version
+    }
+
+    /// Converts `object` (any version of this kind, as its `apiVersion` says) to `to_version` of the same group,
+    /// `apiVersion` included. Called by the store only when the versions differ. The default rewrites `apiVersion`
+    /// and nothing else, as a CustomResourceDefinition's `None` conversion strategy does.
+    ///
+    /// # Errors
+    /// Whatever the conversion refuses (400 for a body that does not have the source version's shape).
+    fn convert(&self, object: Object, to_version: &str) -> Result<Object, ApiError> {
+        let mut object = object;
+        let group = &self.info().group;
+        let api_version = if group.is_empty() { to_version.to_string() } else { format!("{group}/{to_version}") };
+        if let Some(map) = object.as_object_mut() {
+            map.insert("apiVersion".into(), serde_json::Value::String(api_version));
+        }
+        Ok(object)
     }
 
     /// How this kind's lists merge. `Some` for built-in kinds enables `application/strategic-merge-patch+json`;

@@ -112,7 +112,12 @@ pub fn patch_strategies() -> &'static [PatchStrategy] {
 fn intern(name: &str, schema: Value) -> Arc<Value> {
     static INTERNED: OnceLock<Mutex<HashMap<String, Arc<Value>>>> = OnceLock::new();
     let mut interned = INTERNED.get_or_init(Default::default).lock();
-    interned.entry(name.to_string()).or_insert_with(|| Arc::new(schema)).clone()
+    match interned.get(name) {
+        Some(shared) if **shared == schema => shared.clone(),
+        // Another type of the same name (e.g. `ObjectReference` of two versions of one group): not shared.
+        Some(_) => Arc::new(schema),
+        None => interned.entry(name.to_string()).or_insert_with(|| Arc::new(schema)).clone(),
+    }
 }
 
 /// Generates the named schemas `add` asks for (and everything they refer to), converted to OpenAPI 3.0.
@@ -174,6 +179,13 @@ fn kube_special_forms(name: &str, schema: &mut Value) {
             "x-kubernetes-int-or-string": true,
         }),
         QUANTITY => json!({"oneOf": [{"type": "string"}, {"type": "number"}]}),
+        // Embedded objects and free-form JSON: kept as sent, as a CRD schema marks them.
+        "io.k8s.apimachinery.pkg.runtime.RawExtension" => {
+            json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
+        }
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON" => {
+            json!({"x-kubernetes-preserve-unknown-fields": true})
+        }
         _ => return,
     };
     if let Some(description) = schema.get("description").filter(|d| d.is_string()) {

@@ -13,12 +13,15 @@ use super::{
     metrics::{MeteredStore, Metrics},
 };
 use crate::{
-    auth::{Auth, AuthError, AuthOptions},
+    auth::{Auth, AuthError, AuthOptions, authz::AuthorizationMode},
     http::{self, ApiState},
     machinery::ApiError,
     registry::{ControllerTask, Registry, builtin, crd, karmada},
     storage::{Compactor, Revision, StorageOptions, StoreError},
 };
+
+/// The RBAC group, which an aggregated instance keeps only when `--authorization-mode` includes RBAC.
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
 /// How often creating the default namespaces is tried before start-up fails.
 const NAMESPACE_ATTEMPTS: usize = 20;
@@ -57,7 +60,7 @@ pub struct Instance {
     revision: Revision,
     key_root: String,
     _controllers: Vec<ControllerTask>,
-    _crds: AbortOnDrop,
+    _crds: Option<AbortOnDrop>,
     _compactor: Option<Compactor>,
 }
 
@@ -68,6 +71,10 @@ impl std::fmt::Debug for Instance {
 }
 
 impl Instance {
+    /// The API groups an aggregated instance (`flotilla apiserver --aggregated`) serves: Karmada's.
+    pub const AGGREGATED_GROUPS: [&'static str; 4] =
+        ["cluster.karmada.io", "policy.karmada.io", "work.karmada.io", "search.karmada.io"];
+
     /// Opens storage, serves every built-in kind, starts the CRD, namespace and garbage-collector controllers,
     /// creates the default namespaces, loads (or generates) the serving certificate and binds the port.
     ///
@@ -77,6 +84,31 @@ impl Instance {
         storage: &StorageOptions,
         options: &ServerOptions,
         auth: &AuthOptions,
+    ) -> Result<Self, StartError> {
+        Self::start_in(storage, options, auth, false).await
+    }
+
+    /// As [`Instance::start`], but serving only the Karmada groups ([`Instance::AGGREGATED_GROUPS`]), as an API
+    /// server behind a host cluster's kube-aggregator: no built-in kinds (namespaces, RBAC, CRDs and the reviews
+    /// live in the host), no CRD controller, no default namespaces. Discovery, OpenAPI, health, readiness and
+    /// `/version` stay. When `--authorization-mode` includes RBAC, the RBAC kinds stay too, since that authorizer
+    /// reads its bindings from this instance's storage.
+    ///
+    /// # Errors
+    /// As [`Instance::start`].
+    pub async fn start_aggregated(
+        storage: &StorageOptions,
+        options: &ServerOptions,
+        auth: &AuthOptions,
+    ) -> Result<Self, StartError> {
+        Self::start_in(storage, options, auth, true).await
+    }
+
+    async fn start_in(
+        storage: &StorageOptions,
+        options: &ServerOptions,
+        auth: &AuthOptions,
+        aggregated: bool,
     ) -> Result<Self, StartError> {
         let metrics = Metrics::new();
         let store = storage.open().await?;
@@ -89,13 +121,23 @@ impl Instance {
         let registry = Registry::new(store.clone(), keys);
         builtin::register_all(&registry);
         karmada::register_all(&registry);
-        let crds = AbortOnDrop(crd::start(&registry));
+        let crds = if aggregated {
+            let keep_rbac = auth.authorization.authorization_mode.contains(&AuthorizationMode::Rbac);
+            keep_only_aggregated_groups(&registry, keep_rbac);
+            None
+        } else {
+            Some(AbortOnDrop(crd::start(&registry)))
+        };
         let controllers = registry.start_controllers();
         ensure_default_namespaces(&registry).await?;
         let compactor = (!storage.compaction_interval.is_zero())
             .then(|| Compactor::start(store.clone(), storage.compaction_interval));
         let server = Server::bind_with(options, cert).await?;
         let auth = Auth::new(auth, &registry).await?;
+        if aggregated {
+            // The host cluster answers the identity and access reviews; this instance serves only Karmada's groups.
+            crate::auth::reviews::stop_on(&registry);
+        }
         let state = ApiState::new(registry, metrics, Drain::new(), options).with_auth(Arc::new(auth));
         Ok(Self {
             server,
@@ -154,6 +196,18 @@ impl Instance {
     pub async fn serve(self, shutdown: ShutdownRequests) {
         let router = http::router(self.state.clone());
         self.server.serve(router, self.state.drain.clone(), shutdown).await;
+    }
+}
+
+/// Stops serving every resource outside [`Instance::AGGREGATED_GROUPS`] (and the RBAC group when `keep_rbac`).
+fn keep_only_aggregated_groups(registry: &Registry, keep_rbac: bool) {
+    for resource in registry.resources() {
+        let info = resource.info();
+        let kept =
+            Instance::AGGREGATED_GROUPS.contains(&info.group.as_str()) || (keep_rbac && info.group == RBAC_GROUP);
+        if !kept {
+            registry.unregister(&info.group, &info.version, &info.plural);
+        }
     }
 }
 

@@ -1,42 +1,20 @@
 //! A kubeconfig for reaching this server: one cluster (server URL and CA), one context, a user without credentials.
 
-use base64::Engine;
-
-/// The name used for the cluster, context and user entries.
-pub const CONTEXT: &str = "flotilla";
+/// The name used for the cluster and context entries (and the user entry of [`kubeconfig`]).
+pub const CONTEXT: &str = flotilla_certs::CONTEXT;
 
 /// A kubeconfig (YAML) whose current context `flotilla` talks to `server` and trusts `ca_pem`.
 ///
-/// The user has no credentials: until authentication exists every request is allowed. It carries a bare username
-/// only because kubectl prompts for a username and password when a user entry identifies nobody.
+/// The user carries no credentials, so the server sees anonymous requests; a bare username only keeps kubectl from
+/// prompting for one. Use [`flotilla_certs::kubeconfig`] for a kubeconfig with a client certificate or a token.
 pub fn kubeconfig(server: &str, ca_pem: &str) -> String {
-    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem.as_bytes());
-    format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: {CONTEXT}
-  cluster:
-    server: {server}
-    certificate-authority-data: {ca}
-contexts:
-- name: {CONTEXT}
-  context:
-    cluster: {CONTEXT}
-    user: {CONTEXT}
-current-context: {CONTEXT}
-users:
-- name: {CONTEXT}
-  # No authentication yet: the username only keeps kubectl from prompting for credentials.
-  user:
-    username: {CONTEXT}
-preferences: {{}}
-"
-    )
+    flotilla_certs::kubeconfig(server, ca_pem, CONTEXT, None, None)
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+
     use super::*;
 
     #[test]

@@ -1,4 +1,4 @@
-//! The embedded backend: a revisioned log made durable in a redb file, served from memory, written by one thread.
+//! The embedded backend: a revisioned log served from memory, written by one thread, durable in a redb file or not.
 
 mod disk;
 mod record;
@@ -33,8 +33,9 @@ const DATABASE_FILE: &str = "flotilla.redb";
 /// Where and how the embedded store keeps its data.
 #[derive(Clone, Debug)]
 pub struct EmbeddedOptions {
-    /// Directory holding the store's files (created with its parents when missing).
-    pub data_dir: PathBuf,
+    /// Directory holding the store's files (created with its parents when missing); `None` keeps everything in
+    /// memory only (nothing survives the process), as the simulated member clusters of `flotilla member-sim` do.
+    pub data_dir: Option<PathBuf>,
     /// How long a write may wait for its commit before it fails with `Unavailable` (it may still commit later).
     pub request_timeout: Duration,
     /// At most this many queued requests are committed together (one fsync).
@@ -46,7 +47,12 @@ pub struct EmbeddedOptions {
 impl EmbeddedOptions {
     /// Defaults for a store in `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self { data_dir: data_dir.into(), request_timeout: DEFAULT_REQUEST_TIMEOUT, max_batch: 512, watch_buffer: 1024 }
+        Self { data_dir: Some(data_dir.into()), ..Self::in_memory() }
+    }
+
+    /// Defaults for a store without a file: same revisions, watches and compaction, but nothing is persisted.
+    pub fn in_memory() -> Self {
+        Self { data_dir: None, request_timeout: DEFAULT_REQUEST_TIMEOUT, max_batch: 512, watch_buffer: 1024 }
     }
 }
 
@@ -86,8 +92,8 @@ struct Inner {
     writer: Option<thread::JoinHandle<()>>,
     /// See [`EmbeddedOptions::request_timeout`].
     request_timeout: Duration,
-    /// The database file, for messages.
-    path: PathBuf,
+    /// The database file, for messages (`None` in memory).
+    path: Option<PathBuf>,
 }
 
 impl Drop for Inner {
@@ -96,7 +102,7 @@ impl Drop for Inner {
         if let Some(writer) = self.writer.take()
             && writer.join().is_err()
         {
-            tracing::error!(path = %self.path.display(), "the embedded store's writer thread panicked");
+            tracing::error!(path = ?self.path, "the embedded store's writer thread panicked");
         }
     }
 }
@@ -108,7 +114,15 @@ impl fmt::Debug for EmbeddedStore {
 }
 
 impl EmbeddedStore {
-    /// Opens or creates the store.
+    /// A new empty store kept in memory only ([`EmbeddedOptions::in_memory`]).
+    ///
+    /// # Errors
+    /// `Unavailable` when the writer thread cannot be started.
+    pub fn in_memory() -> Result<Self> {
+        Self::open_blocking(EmbeddedOptions::in_memory())
+    }
+
+    /// Opens or creates the store (a new empty one when [`EmbeddedOptions::data_dir`] is `None`).
     ///
     /// # Errors
     /// `Unavailable` naming the path when the directory cannot be created or the file cannot be opened (for
@@ -121,18 +135,23 @@ impl EmbeddedStore {
 
     /// [`EmbeddedStore::open`] for the calling thread (it does file I/O).
     fn open_blocking(options: EmbeddedOptions) -> Result<Self> {
-        let dir = &options.data_dir;
-        std::fs::create_dir_all(dir).map_err(|error| {
-            StoreError::Unavailable(format!("cannot create data directory {}: {error}", dir.display()))
-        })?;
-        let path = dir.join(DATABASE_FILE);
-        let (disk, state) = Disk::open(&path)?;
-        tracing::info!(
-            path = %path.display(),
-            revision = state.current(),
-            compacted = state.compacted(),
-            "embedded store opened"
-        );
+        let (disk, state, path) = match &options.data_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|error| {
+                    StoreError::Unavailable(format!("cannot create data directory {}: {error}", dir.display()))
+                })?;
+                let path = dir.join(DATABASE_FILE);
+                let (disk, state) = Disk::open(&path)?;
+                tracing::info!(
+                    path = %path.display(),
+                    revision = state.current(),
+                    compacted = state.compacted(),
+                    "embedded store opened"
+                );
+                (Some(disk), state, Some(path))
+            }
+            None => (None, State::new(state::EMPTY_STORE_REVISION, 0), None),
+        };
         let state = Arc::new(RwLock::new(state));
         let max_batch = options.max_batch.max(1);
         let (requests, queue) = mpsc::channel(max_batch.saturating_mul(4));

@@ -56,7 +56,12 @@ impl Flotilla {
         self.server.client().await
     }
 
-    /// Runs kubectl with the server's kubeconfig.
+    /// Runs kubectl as `user` in `groups` (a client certificate of the cluster CA).
+    pub fn kubectl_as_user(&self, user: &str, groups: &[&str], args: &[&str]) -> Output {
+        self.server.kubectl_as_user(user, groups, args)
+    }
+
+    /// Runs kubectl with the server's kubeconfig (the admin: client certificate, group `system:masters`).
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with_stdin(args, None)
     }

@@ -70,7 +70,7 @@ fn resource(info: &ResourceInfo) -> Value {
         "responseKind": response_kind,
         "scope": if info.namespaced { "Namespaced" } else { "Cluster" },
         "singularResource": info.singular,
-        "verbs": RESOURCE_VERBS,
+        "verbs": crate::auth::reviews::verbs(info, &RESOURCE_VERBS),
     });
     if !info.short_names.is_empty() {
         resource["shortNames"] = json!(info.short_names);

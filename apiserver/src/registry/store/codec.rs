@@ -11,8 +11,88 @@ use serde_json::Value;
 
 use crate::{
     machinery::{ApiError, Object},
+    registry::Strategy,
     storage::{KeyValue, Revision},
 };
+
+/// How one served version reads and writes stored objects: its `apiVersion` and kind, and, when objects are stored at
+/// another version, the strategy that converts between the two.
+#[derive(Clone)]
+pub(crate) struct Codec {
+    api_version: String,
+    kind: String,
+    conversion: Option<Conversion>,
+}
+
+/// The conversion of a version served from another version's storage.
+#[derive(Clone)]
+struct Conversion {
+    strategy: Arc<dyn Strategy>,
+    version: String,
+    storage_version: String,
+}
+
+impl Codec {
+    /// The codec of `strategy`'s resource: converting when its storage version is not the served one.
+    pub(crate) fn new(strategy: &Arc<dyn Strategy>) -> Self {
+        let info = strategy.info();
+        let mut codec = Self::plain(&info.api_version(), &info.kind);
+        if strategy.storage_version() != info.version {
+            codec.conversion = Some(Conversion {
+                strategy: Arc::clone(strategy),
+                version: info.version.clone(),
+                storage_version: strategy.storage_version().to_string(),
+            });
+        }
+        codec
+    }
+
+    /// A codec without conversion.
+    pub(crate) fn plain(api_version: &str, kind: &str) -> Self {
+        Self { api_version: api_version.into(), kind: kind.into(), conversion: None }
+    }
+
+    /// The served `apiVersion`.
+    pub(crate) fn api_version(&self) -> &str {
+        &self.api_version
+    }
+
+    /// The served kind.
+    pub(crate) fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// Parses stored bytes into the served version, `metadata.resourceVersion` set to `revision`.
+    ///
+    /// # Errors
+    /// 500 when the bytes are not a JSON object or cannot be converted.
+    pub(crate) fn decode(&self, value: &[u8], revision: Revision) -> Result<Object, ApiError> {
+        let object = decode_value(value, revision, &self.api_version, &self.kind)?;
+        let stored_version = object.get("apiVersion").and_then(Value::as_str);
+        match &self.conversion {
+            Some(conversion) if stored_version != Some(self.api_version.as_str()) => {
+                let mut object = conversion.strategy.convert(object, &conversion.version).map_err(|error| {
+                    ApiError::internal(format!("stored object could not be converted: {}", error.message))
+                })?;
+                set_resource_version(&mut object, revision);
+                Ok(object)
+            }
+            _ => Ok(object),
+        }
+    }
+
+    /// The bytes to store for `object` (of the served version): converted to the storage version, without
+    /// `metadata.resourceVersion`.
+    ///
+    /// # Errors
+    /// What the conversion refuses; 500 when the object cannot be serialized.
+    pub(crate) fn encode(&self, object: &Object) -> Result<Bytes, ApiError> {
+        match &self.conversion {
+            Some(conversion) => encode(&conversion.strategy.convert(object.clone(), &conversion.storage_version)?),
+            None => encode(object),
+        }
+    }
+}
 
 /// Entries beyond this many are not remembered (a list still decodes them, just every time).
 const MAX_ENTRIES: usize = 250_000;
@@ -56,13 +136,13 @@ impl DecodeCache {
     ///
     /// # Errors
     /// 500 when the stored bytes are not a JSON object.
-    pub(crate) fn decode(&self, kv: &KeyValue, api_version: &str, kind: &str) -> Result<Arc<Decoded>, ApiError> {
+    pub(crate) fn decode(&self, kv: &KeyValue, codec: &Codec) -> Result<Arc<Decoded>, ApiError> {
         if let Some((revision, decoded)) = self.entries.lock().get(&kv.key)
             && *revision == kv.mod_revision
         {
             return Ok(Arc::clone(decoded));
         }
-        let decoded = Arc::new(Decoded::new(decode_value(&kv.value, kv.mod_revision, api_version, kind)?));
+        let decoded = Arc::new(Decoded::new(codec.decode(&kv.value, kv.mod_revision)?));
         self.remember(&kv.key, kv.mod_revision, &decoded);
         Ok(decoded)
     }
@@ -74,8 +154,7 @@ impl DecodeCache {
     pub(crate) fn decode_all<'a>(
         &self,
         kvs: impl ExactSizeIterator<Item = &'a KeyValue>,
-        api_version: &str,
-        kind: &str,
+        codec: &Codec,
     ) -> Result<Vec<Arc<Decoded>>, ApiError> {
         let kvs: Vec<&KeyValue> = kvs.collect();
         let mut found: Vec<Option<Arc<Decoded>>> = {
@@ -90,7 +169,7 @@ impl DecodeCache {
         let mut fresh = Vec::new();
         for (slot, kv) in found.iter_mut().zip(&kvs) {
             if slot.is_none() {
-                let decoded = Arc::new(Decoded::new(decode_value(&kv.value, kv.mod_revision, api_version, kind)?));
+                let decoded = Arc::new(Decoded::new(codec.decode(&kv.value, kv.mod_revision)?));
                 fresh.push((kv.key.clone(), kv.mod_revision, Arc::clone(&decoded)));
                 *slot = Some(decoded);
             }
@@ -215,7 +294,8 @@ mod tests {
     #[test]
     fn decoded_objects_carry_their_revision_kind_and_api_version() {
         let cache = DecodeCache::default();
-        let decoded = cache.decode(&kv("/r/a", &json!({"metadata": {"name": "a"}}), 7), "v1", "ConfigMap");
+        let decoded =
+            cache.decode(&kv("/r/a", &json!({"metadata": {"name": "a"}}), 7), &Codec::plain("v1", "ConfigMap"));
         let object = decoded.map(|d| (*d.object).clone()).unwrap_or_default();
         assert_eq!(
             object,
@@ -226,10 +306,11 @@ mod tests {
     #[test]
     fn one_version_is_parsed_once_and_a_newer_one_replaces_it() {
         let cache = DecodeCache::default();
-        let first = cache.decode(&kv("/r/a", &json!({"metadata": {}}), 3), "v1", "X").ok();
-        let again = cache.decode(&kv("/r/a", &json!({"metadata": {}}), 3), "v1", "X").ok();
+        let codec = Codec::plain("v1", "X");
+        let first = cache.decode(&kv("/r/a", &json!({"metadata": {}}), 3), &codec).ok();
+        let again = cache.decode(&kv("/r/a", &json!({"metadata": {}}), 3), &codec).ok();
         assert!(matches!((&first, &again), (Some(a), Some(b)) if Arc::ptr_eq(a, b)));
-        let newer = cache.decode_all([kv("/r/a", &json!({"metadata": {"x": 1}}), 4)].iter(), "v1", "X").ok();
+        let newer = cache.decode_all([kv("/r/a", &json!({"metadata": {"x": 1}}), 4)].iter(), &codec).ok();
         let newer = newer.and_then(|mut list| list.pop()).map(|d| d.object["metadata"]["resourceVersion"].clone());
         assert_eq!(newer, Some(json!("4")));
     }
@@ -238,6 +319,9 @@ mod tests {
     fn corrupt_stored_values_are_internal_errors() {
         let bad =
             KeyValue { key: "/r/a".into(), value: Bytes::from_static(b"[1"), create_revision: 1, mod_revision: 1 };
-        assert_eq!(DecodeCache::default().decode(&bad, "v1", "X").map(|_| ()).map_err(|e| e.code), Err(500));
+        assert_eq!(
+            DecodeCache::default().decode(&bad, &Codec::plain("v1", "X")).map(|_| ()).map_err(|e| e.code),
+            Err(500)
+        );
     }
 }

@@ -105,7 +105,7 @@ async fn create_once(store: &ResourceStore, mut object: Object, dry_run: bool) -
         }
         return Ok(object);
     }
-    let bytes = codec::encode(&object)?;
+    let bytes = store.codec.encode(&object)?;
     match store.store.create(&key, bytes).await {
         Ok(revision) => {
             codec::set_resource_version(&mut object, revision);

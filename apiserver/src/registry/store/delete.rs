@@ -55,7 +55,7 @@ pub(super) async fn delete(
             if object == old || options.dry_run {
                 return Ok(super::DeleteOutcome::Pending(object));
             }
-            match store.store.update(&key, codec::encode(&object)?, kv.mod_revision).await {
+            match store.store.update(&key, store.codec.encode(&object)?, kv.mod_revision).await {
                 Ok(revision) => {
                     codec::set_resource_version(&mut object, revision);
                     store.wrote(&key, revision, Some(&object));

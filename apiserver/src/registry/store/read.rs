@@ -74,10 +74,12 @@ impl Predicate {
         let strategy = Arc::clone(store.strategy());
         let probe = json!({});
         for field in options.field_selector.fields() {
-            if field != "metadata.name"
-                && field != "metadata.namespace"
-                && strategy.field_value(&probe, field).is_none()
-            {
+            let selectable = match field {
+                "metadata.name" => true,
+                "metadata.namespace" => strategy.namespace_is_selectable(),
+                other => strategy.field_value(&probe, other).is_some(),
+            };
+            if !selectable {
                 return Err(ApiError::bad_request(format!("field label not supported: {field}")));
             }
         }
@@ -159,8 +161,7 @@ async fn from_cache(
     predicate: &Predicate,
 ) -> Result<ObjectList, ApiError> {
     let cached = store.cache.list(prefix, min).await.map_err(|e| store.cache_error(e, ""))?;
-    let info = store.info();
-    let decoded = store.decoded.decode_all(cached.items.iter().map(|kv| &**kv), &info.api_version(), &info.kind)?;
+    let decoded = store.decoded.decode_all(cached.items.iter().map(|kv| &**kv), &store.codec)?;
     if prefix == store.prefix {
         store
             .decoded
@@ -196,8 +197,6 @@ async fn from_storage(
     predicate: &Predicate,
     continuing: Option<&ContinueToken>,
 ) -> Result<ObjectList, ApiError> {
-    let info = store.info();
-    let (api_version, kind) = (info.api_version(), info.kind.clone());
     let mut revision = revision;
     let mut start_key = start.clone();
     let mut page = limit;
@@ -211,7 +210,7 @@ async fn from_storage(
         if revision == 0 {
             revision = response.revision;
         }
-        let decoded = store.decoded.decode_all(response.items.iter(), &api_version, &kind)?;
+        let decoded = store.decoded.decode_all(response.items.iter(), &store.codec)?;
         for (index, (kv, entry)) in response.items.iter().zip(&decoded).enumerate() {
             if !predicate.matches(entry) {
                 continue;

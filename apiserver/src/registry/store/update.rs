@@ -228,7 +228,7 @@ pub(super) async fn guaranteed_update(
         if write.dry_run {
             return Ok((object, false));
         }
-        let bytes = codec::encode(&object)?;
+        let bytes = store.codec.encode(&object)?;
         match store.store.update(&key, bytes, kv.mod_revision).await {
             Ok(revision) => {
                 codec::set_resource_version(&mut object, revision);
@@ -414,7 +414,7 @@ pub(crate) async fn mutate_stored(
         if !mutate(&mut object) {
             return Ok(Some(object));
         }
-        match store.store.update(&key, codec::encode(&object)?, kv.mod_revision).await {
+        match store.store.update(&key, store.codec.encode(&object)?, kv.mod_revision).await {
             Ok(revision) => {
                 codec::set_resource_version(&mut object, revision);
                 store.wrote(&key, revision, Some(&object));

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::{
     ResourceStore, WatchEvent, WatchEventType, WatchStream,
-    codec::{self, DecodeCache},
+    codec::{self, Codec, DecodeCache},
     read::{Predicate, parse_resource_version, selection_prefix},
 };
 use crate::{
@@ -57,13 +57,11 @@ pub(super) async fn watch(
             }
         }
     };
-    let info = store.info();
     let mut state = State {
         source: None,
         decoded: Arc::clone(&store.decoded),
+        codec: store.codec.clone(),
         predicate,
-        api_version: info.api_version(),
-        kind: info.kind.clone(),
         bookmarks: options.allow_watch_bookmarks,
         initial_events_end: options.send_initial_events == Some(true) && options.allow_watch_bookmarks,
         deadline: Instant::now() + timeout(options.timeout_seconds),
@@ -99,9 +97,8 @@ fn timeout(seconds: Option<u64>) -> Duration {
 struct State {
     source: Option<CacheWatch>,
     decoded: Arc<DecodeCache>,
+    codec: Codec,
     predicate: Predicate,
-    api_version: String,
-    kind: String,
     bookmarks: bool,
     initial_events_end: bool,
     deadline: Instant,
@@ -162,7 +159,7 @@ impl State {
                 }
                 Some(Err(error)) => {
                     // Too slow, a cache reset, or a storage failure: end the stream; clients watch again.
-                    tracing::debug!(%error, kind = %self.kind, "ending a watch");
+                    tracing::debug!(%error, kind = %self.codec.kind(), "ending a watch");
                     self.done = true;
                 }
             }
@@ -181,12 +178,12 @@ impl State {
         if initial_events_end {
             metadata["annotations"] = json!({INITIAL_EVENTS_END_ANNOTATION: "true"});
         }
-        let object = json!({"kind": self.kind, "apiVersion": self.api_version, "metadata": metadata});
+        let object = json!({"kind": self.codec.kind(), "apiVersion": self.codec.api_version(), "metadata": metadata});
         WatchEvent { type_: WatchEventType::Bookmark, object }
     }
 
     fn decode(&self, kv: &KeyValue) -> Option<Arc<codec::Decoded>> {
-        match self.decoded.decode(kv, &self.api_version, &self.kind) {
+        match self.decoded.decode(kv, &self.codec) {
             Ok(decoded) => Some(decoded),
             Err(error) => {
                 tracing::warn!(key = %kv.key, %error, "skipping an undecodable object in a watch");

@@ -463,3 +463,49 @@ async fn closing_the_store_ends_open_watches_with_unavailable() {
     let reopened = open(&dir).await;
     assert_eq!(reopened.current_revision().await, Ok(2));
 }
+
+fn in_memory() -> EmbeddedStore {
+    EmbeddedStore::in_memory().unwrap_or_else(|error| panic!("an in-memory store starts: {error}"))
+}
+
+#[tokio::test]
+async fn an_in_memory_store_has_the_same_revisions_and_conflicts() {
+    let store = in_memory();
+    assert_eq!(store.current_revision().await, Ok(1));
+    let created = store.create("/k", value("1")).await.expect("create");
+    assert_eq!(created, 2);
+    let updated = store.update("/k", value("2"), created).await.expect("update");
+    assert_eq!(
+        store.update("/k", value("3"), created).await,
+        Err(StoreError::Conflict { key: "/k".into(), current_revision: updated })
+    );
+    assert_eq!(store.create("/k", value("x")).await, Err(StoreError::AlreadyExists { key: "/k".into() }));
+    assert_eq!(store.get("/k").await, Ok(Some(kv("/k", "2", created, updated))));
+    let old = store.list(list_all("/", created)).await.expect("list at the first revision");
+    assert_eq!(old.items, vec![kv("/k", "1", 2, 2)]);
+}
+
+#[tokio::test]
+async fn an_in_memory_store_compacts_and_watches_like_the_file_backed_one() {
+    let store = in_memory();
+    compaction_history(&store).await;
+    store.compact(7).await.expect("compact");
+    assert_eq!(store.inner.state.read().retained_revisions(), vec![3, 6, 7, 8, 9, 10]);
+    let mut watch = store.watch("/", 6).await.expect("watch");
+    let revisions: Vec<_> = events_until(&mut watch, 10).await.iter().map(Event::revision).collect();
+    assert_eq!(revisions, vec![7, 8, 9, 10]);
+    let mut too_old = store.watch("/", 5).await.expect("watch");
+    assert_eq!(next(&mut too_old).await, Err(StoreError::Compacted { requested: 6, compacted: 7 }));
+    let live = store.create("/live", value("v")).await.expect("create");
+    assert_eq!(events_until(&mut watch, live).await.len(), 1);
+}
+
+#[tokio::test]
+async fn in_memory_stores_are_independent_and_leave_no_file() {
+    let first = in_memory();
+    let second = in_memory();
+    first.create("/only-in-first", value("v")).await.expect("create");
+    assert_eq!(second.get("/only-in-first").await, Ok(None));
+    assert_eq!(second.current_revision().await, Ok(1));
+    assert!(first.inner.path.is_none(), "no database file");
+}

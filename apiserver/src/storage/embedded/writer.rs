@@ -142,8 +142,8 @@ pub(crate) fn plan_writes<'a>(
 
 /// The thread owning the database file's write path.
 pub(crate) struct Writer {
-    /// The database file.
-    disk: Disk,
+    /// The database file; `None` for a store kept in memory only.
+    disk: Option<Disk>,
     /// The in-memory image readers use.
     state: Arc<RwLock<State>>,
     /// Where committed groups go to watchers.
@@ -159,7 +159,7 @@ pub(crate) struct Writer {
 impl Writer {
     /// A writer over an opened file and the image loaded from it.
     pub(crate) fn new(
-        disk: Disk,
+        disk: Option<Disk>,
         state: Arc<RwLock<State>>,
         batches: broadcast::Sender<Arc<Batch>>,
         requests: mpsc::Receiver<Request>,
@@ -221,7 +221,7 @@ impl Writer {
         let records: Vec<Arc<Record>> =
             plans.iter().filter_map(|plan| plan.as_ref().ok()).map(|plan| Arc::clone(&plan.record)).collect();
         if let Some(last) = records.last().map(|record| record.revision()) {
-            if let Err(error) = self.disk.append(&records) {
+            if let Some(Err(error)) = self.disk.as_ref().map(|disk| disk.append(&records)) {
                 let error = self.fail(&error);
                 for (_, reply) in writes {
                     let _ = reply.send(Err(error.clone()));
@@ -249,7 +249,7 @@ impl Writer {
             return Err(StoreError::Unavailable(failure.clone()));
         }
         let plan = self.state.read().plan_compaction(revision)?;
-        if let Err(error) = self.disk.compact(&plan) {
+        if let Some(Err(error)) = self.disk.as_ref().map(|disk| disk.compact(&plan)) {
             return Err(self.fail(&error));
         }
         self.state.write().apply_compaction(&plan);

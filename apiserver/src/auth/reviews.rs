@@ -1,0 +1,346 @@
+//! Create-only resources that are answered, never stored: the identity and access review APIs.
+//!
+//! A review kind is registered once per process with [`register`] (its [`ResourceInfo`] and a handler turning the
+//! decoded request object into the answered one): the catalog of kinds this binary can answer. Each instance then
+//! opts in with [`serve_on`] for its registry (so registries of other instances or of tests are unaffected).
+//! Discovery of an opted-in registry lists the reviews with the single verb `create`; the HTTP dispatcher sends
+//! their requests to [`serve`].
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Weak},
+};
+
+use axum::{body::Body, extract::Request, response::Response};
+use bytes::Bytes;
+use http::{StatusCode, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use k8s_openapi::api::authentication::v1 as authentication;
+use parking_lot::RwLock;
+use serde_json::{Value, json};
+
+use super::UserInfo;
+use crate::{
+    http::{
+        ApiState, RequestInfo, ResourceRequest, Verb,
+        response::{self, Encoding},
+    },
+    machinery::{
+        ApiError, Object,
+        media::{self, Supported},
+    },
+    registry::{Registry, ResourceInfo},
+    schema::KindSchema,
+    storage::Store,
+};
+
+/// What a review handler answers: the object with its `status` filled in.
+pub type ReviewFuture<'a> = Pin<Box<dyn Future<Output = Result<Object, ApiError>> + Send + 'a>>;
+
+/// A review handler: the server state, the request's context, and the decoded object (its `apiVersion` and
+/// `kind` already checked) to the answered object.
+pub type ReviewHandler = for<'a> fn(&'a ApiState, &'a ReviewRequest, Object) -> ReviewFuture<'a>;
+
+/// Who asks, and where.
+#[derive(Clone, Debug)]
+pub struct ReviewRequest {
+    /// The authenticated (possibly impersonated) requestor.
+    pub user: UserInfo,
+    /// The namespace of the URL, for namespaced reviews (`LocalSubjectAccessReview`).
+    pub namespace: Option<String>,
+}
+
+/// A served, never stored, create-only resource.
+#[derive(Clone, Debug)]
+pub struct VirtualResource {
+    /// Names and scope, as discovery shows them.
+    pub info: ResourceInfo,
+    /// Answers a create.
+    pub handler: ReviewHandler,
+    /// The kind's OpenAPI schema (for `/openapi/v3` and so kubectl's client-side validation knows the kind).
+    pub schema: fn() -> Arc<KindSchema>,
+}
+
+/// The verbs discovery lists for a virtual resource.
+pub const VERBS: [&str; 1] = ["create"];
+
+static RESOURCES: RwLock<Vec<Arc<VirtualResource>>> = RwLock::new(Vec::new());
+
+/// The registries (by their storage, held weakly so an address is never reused while listed) serving the catalog.
+static SERVING: RwLock<Vec<Weak<dyn Store>>> = RwLock::new(Vec::new());
+
+/// Adds `resource` to the catalog (replacing one with the same group, version and plural). Register before the
+/// server serves: cached discovery documents do not notice later registrations.
+pub fn register(resource: VirtualResource) {
+    let mut resources = RESOURCES.write();
+    let info = &resource.info;
+    resources
+        .retain(|r| (&r.info.group, &r.info.version, &r.info.plural) != (&info.group, &info.version, &info.plural));
+    resources.push(Arc::new(resource));
+}
+
+/// Serves the catalog on `registry`'s instance (discovery and requests).
+pub fn serve_on(registry: &Registry) {
+    let mut serving = SERVING.write();
+    serving.retain(|weak| weak.strong_count() > 0);
+    if !serving_on(&serving, registry) {
+        serving.push(Arc::downgrade(registry.storage()));
+    }
+}
+
+/// Stops serving the catalog on `registry`'s instance (an aggregated instance leaves reviews to its host).
+pub fn stop_on(registry: &Registry) {
+    SERVING
+        .write()
+        .retain(|weak| weak.strong_count() > 0 && !std::ptr::addr_eq(weak.as_ptr(), Arc::as_ptr(registry.storage())));
+}
+
+/// Stops serving the catalog on every instance of this process. Like [`register`], call it before serving.
+pub fn clear() {
+    SERVING.write().clear();
+}
+
+fn serving_on(serving: &[Weak<dyn Store>], registry: &Registry) -> bool {
+    let store = Arc::as_ptr(registry.storage());
+    serving.iter().any(|weak| weak.strong_count() > 0 && std::ptr::addr_eq(weak.as_ptr(), store))
+}
+
+/// The virtual resource at this group, version and plural, when `registry`'s instance serves reviews.
+pub fn lookup(registry: &Registry, group: &str, version: &str, plural: &str) -> Option<Arc<VirtualResource>> {
+    if !serving_on(&SERVING.read(), registry) {
+        return None;
+    }
+    find(group, version, plural)
+}
+
+fn find(group: &str, version: &str, plural: &str) -> Option<Arc<VirtualResource>> {
+    RESOURCES
+        .read()
+        .iter()
+        .find(|r| r.info.group == group && r.info.version == version && r.info.plural == plural)
+        .cloned()
+}
+
+/// The virtual resources `registry`'s instance serves (for OpenAPI).
+pub fn served(registry: &Registry) -> Vec<Arc<VirtualResource>> {
+    if !serving_on(&SERVING.read(), registry) {
+        return Vec::new();
+    }
+    RESOURCES.read().clone()
+}
+
+/// The descriptions of the virtual resources `registry`'s instance serves, for discovery.
+pub fn infos(registry: &Registry) -> Vec<ResourceInfo> {
+    if !serving_on(&SERVING.read(), registry) {
+        return Vec::new();
+    }
+    RESOURCES.read().iter().map(|r| r.info.clone()).collect()
+}
+
+/// Whether `info` describes a virtual resource of the catalog (whose only verb is `create`).
+pub fn is_virtual(info: &ResourceInfo) -> bool {
+    find(&info.group, &info.version, &info.plural).is_some_and(|r| r.info == *info)
+}
+
+/// The verbs discovery lists for `info`: [`VERBS`] for a virtual resource, else `stored`.
+pub fn verbs<'a>(info: &ResourceInfo, stored: &'a [&'a str]) -> &'a [&'a str] {
+    if is_virtual(info) { &VERBS } else { stored }
+}
+
+/// Registers `authentication.k8s.io/v1` SelfSubjectReview and TokenReview.
+pub fn register_authentication() {
+    register(VirtualResource {
+        info: ResourceInfo::new("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", false),
+        handler: |_, request, object| Box::pin(async move { Ok(self_subject_review(&request.user, object)) }),
+        schema: KindSchema::builtin::<authentication::SelfSubjectReview>,
+    });
+    register(VirtualResource {
+        info: ResourceInfo::new("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", false),
+        handler: |state, _, object| Box::pin(token_review(state, object)),
+        schema: KindSchema::builtin::<authentication::TokenReview>,
+    });
+}
+
+/// A `authentication.k8s.io/v1` `UserInfo` (empty fields left out, as kube-apiserver does).
+pub fn user_info(user: &UserInfo) -> Value {
+    let mut info = json!({"username": user.name});
+    if !user.uid.is_empty() {
+        info["uid"] = json!(user.uid);
+    }
+    if !user.groups.is_empty() {
+        info["groups"] = json!(user.groups);
+    }
+    if !user.extra.is_empty() {
+        info["extra"] = json!(user.extra);
+    }
+    info
+}
+
+/// `kubectl auth whoami`: the requestor as the server sees it.
+fn self_subject_review(user: &UserInfo, mut object: Object) -> Object {
+    object["metadata"] =
+        json!({"creationTimestamp": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()});
+    object["status"] = json!({"userInfo": user_info(user)});
+    object
+}
+
+/// Authenticates `spec.token` with the bearer token authenticators.
+async fn token_review(state: &ApiState, mut object: Object) -> Result<Object, ApiError> {
+    let token = object.pointer("/spec/token").and_then(Value::as_str).unwrap_or_default().to_string();
+    if token.is_empty() {
+        return Err(ApiError::bad_request("token is required for TokenReview in authentication"));
+    }
+    let audiences = object.pointer("/spec/audiences").cloned().filter(|a| a.as_array().is_some_and(|a| !a.is_empty()));
+    let status = match state.auth.authenticator.review_token(&token).await {
+        Ok(user) => {
+            let mut status = json!({"authenticated": true, "user": user_info(&user)});
+            if let Some(audiences) = audiences {
+                status["audiences"] = audiences;
+            }
+            status
+        }
+        Err(error) => json!({"user": {}, "error": error}),
+    };
+    object["status"] = status;
+    if object.get("metadata").is_none_or(Value::is_null) {
+        object["metadata"] = json!({"creationTimestamp": null});
+    }
+    Ok(object)
+}
+
+/// Serves a request for a virtual resource: only `create` on its collection, in its scope.
+pub async fn serve(
+    state: &ApiState,
+    info: &RequestInfo,
+    target: &ResourceRequest,
+    resource: &VirtualResource,
+    request: Request,
+) -> Response {
+    match serve_checked(state, info, target, resource, request).await {
+        Ok(response) => response,
+        Err(error) => response::error(&error),
+    }
+}
+
+async fn serve_checked(
+    state: &ApiState,
+    info: &RequestInfo,
+    target: &ResourceRequest,
+    resource: &VirtualResource,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let described = &resource.info;
+    let scoped = described.namespaced == target.namespaced_path;
+    if !scoped || target.name.is_some() || target.subresource.is_some() || target.extra_segments {
+        return Ok(response::not_found());
+    }
+    if info.verb != Verb::Create {
+        return Err(ApiError::method_not_supported(&described.group_resource(), info.verb.as_str()));
+    }
+    let (parts, body) = request.into_parts();
+    let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let supported = Supported { yaml: true, ..Supported::JSON };
+    let negotiated = media::negotiate(header(header::ACCEPT), supported, parts.uri.query().unwrap_or(""))?;
+    let encoding = Encoding::of(&negotiated, header(header::USER_AGENT).unwrap_or_default());
+    let body = read_body(body, state.max_body_bytes).await?;
+    let mut object = media::decode_body_as(header(header::CONTENT_TYPE), &body, &described.kind)?;
+    check_type(&mut object, described)?;
+    let user = parts.extensions.get::<UserInfo>().cloned().unwrap_or_else(UserInfo::anonymous);
+    let context = ReviewRequest { user, namespace: target.namespace.clone().filter(|_| described.namespaced) };
+    let answered = (resource.handler)(state, &context, object).await?;
+    Ok(response::value(StatusCode::CREATED, encoding, &answered))
+}
+
+/// Reads the whole body, refusing (413) more than `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => {
+            Err(ApiError::too_large(format!("Request entity too large: limit is {limit}")))
+        }
+        Err(error) => Err(ApiError::bad_request(format!("reading the request body: {error}"))),
+    }
+}
+
+/// Fills a missing `apiVersion`/`kind` from the endpoint and refuses (400) ones naming something else.
+fn check_type(object: &mut Object, info: &ResourceInfo) -> Result<(), ApiError> {
+    if !object.is_object() {
+        return Err(ApiError::bad_request(format!("the body of a {} must be an object", info.kind)));
+    }
+    let expected = info.api_version();
+    match object.get("apiVersion").and_then(Value::as_str).filter(|v| !v.is_empty()) {
+        None => object["apiVersion"] = json!(expected),
+        Some(version) if version == expected => {}
+        Some(version) => {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({version}) does not match the expected API version ({expected})"
+            )));
+        }
+    }
+    match object.get("kind").and_then(Value::as_str).filter(|k| !k.is_empty()) {
+        None => object["kind"] = json!(info.kind),
+        Some(kind) if kind == info.kind => {}
+        Some(kind) => {
+            return Err(ApiError::bad_request(format!(
+                "{kind} in version \"{}\" cannot be handled as a {}: the kind of the object does not match the \
+                 resource",
+                info.version, info.kind
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn user_info_leaves_out_what_is_empty() {
+        let user = UserInfo { name: "alice".into(), groups: vec!["g".into()], ..UserInfo::default() };
+        assert_eq!(user_info(&user), json!({"username": "alice", "groups": ["g"]}));
+        let extra = BTreeMap::from([("k".to_string(), vec!["v".to_string()])]);
+        let user = UserInfo { name: "bob".into(), uid: "u".into(), groups: vec![], extra };
+        assert_eq!(user_info(&user), json!({"username": "bob", "uid": "u", "extra": {"k": ["v"]}}));
+    }
+
+    #[tokio::test]
+    async fn reviews_are_served_only_on_the_registries_that_opt_in() {
+        register_authentication();
+        let registry = || async {
+            let dir = tempfile::tempdir().unwrap();
+            let options = crate::storage::EmbeddedOptions::new(dir.path());
+            let store: crate::storage::SharedStore =
+                Arc::new(crate::storage::EmbeddedStore::open(options).await.unwrap());
+            (dir, Registry::new(store, crate::storage::KeySpace::default()))
+        };
+        let (_serving_dir, serving) = registry().await;
+        let (_other_dir, other) = registry().await;
+        assert!(lookup(&other, "authentication.k8s.io", "v1", "selfsubjectreviews").is_none());
+        assert!(lookup(&serving, "authentication.k8s.io", "v1", "selfsubjectreviews").is_none());
+        serve_on(&serving);
+        let found = lookup(&serving, "authentication.k8s.io", "v1", "selfsubjectreviews").unwrap();
+        assert_eq!(found.info.kind, "SelfSubjectReview");
+        assert!(infos(&serving).iter().any(|i| i.plural == "tokenreviews"));
+        assert_eq!(verbs(&found.info, &["get", "list"]), &["create"]);
+        let stored = ResourceInfo::new("", "v1", "ConfigMap", "configmaps", true);
+        assert_eq!(verbs(&stored, &["get"]), &["get"]);
+        stop_on(&serving);
+        assert!(infos(&serving).is_empty());
+        serve_on(&serving);
+        assert!(infos(&other).is_empty(), "another registry is not affected");
+    }
+
+    #[test]
+    fn a_body_of_another_kind_is_refused() {
+        let info = ResourceInfo::new("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", false);
+        let mut object = json!({});
+        check_type(&mut object, &info).unwrap();
+        assert_eq!(object["apiVersion"], "authentication.k8s.io/v1");
+        assert_eq!(check_type(&mut json!({"kind": "Pod"}), &info).unwrap_err().code, 400);
+        assert_eq!(check_type(&mut json!([]), &info).unwrap_err().code, 400);
+    }
+}
