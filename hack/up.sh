@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs Flotilla all-in-one on the embedded store (state in ./.flotilla); extra arguments go to `flotilla up`.
+# Builds and runs Flotilla all-in-one (embedded store, controllers, three simulated members joined; state in
+# ./.flotilla); extra arguments go to `flotilla up` (e.g. --members 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -2,7 +2,6 @@
 
 use std::{
     io::Write,
-    net::{IpAddr, Ipv4Addr},
     os::unix::fs::OpenOptionsExt,
     path::{Path, PathBuf},
 };
@@ -10,11 +9,11 @@ use std::{
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use flotilla_apiserver::{
-    auth::{AuthOptions, authz::AuthorizationMode},
+    auth::AuthOptions,
     server::{Instance, ServerOptions, ShutdownRequests},
     storage::StorageOptions,
 };
-use flotilla_certs::{InitOptions, InitReport};
+use flotilla_certs::InitOptions;
 
 /// Flotilla: a Karmada-compatible multi-cluster control plane.
 #[derive(Parser, Debug)]
@@ -35,12 +34,18 @@ pub enum Command {
     Apiserver(Box<ApiserverArgs>),
     /// All-in-one for a laptop or CI: the API server on 127.0.0.1 with its state in `.flotilla/`, certificates,
     /// RBAC, and an admin kubeconfig.
-    Up(UpArgs),
+    Up(crate::up::UpArgs),
     /// Certificates for a secured API server.
     #[command(subcommand)]
     Certs(CertsCommand),
     /// Simulated member clusters for tests and demos: N in-memory API servers with nodes and a workload simulator.
     MemberSim(flotilla_membersim::MemberSimArgs),
+    /// Run the controllers (cluster status and taints) under Lease leader election.
+    Controllers(flotilla_controllers::command::ControllersArgs),
+    /// Register a member cluster in Push mode, as `karmadactl join` does.
+    Join(flotilla_controllers::join::JoinArgs),
+    /// Remove a member cluster registered with `join` (its Works, Cluster, Secrets, and member-side objects).
+    Unjoin(flotilla_controllers::join::UnjoinArgs),
 }
 
 /// `flotilla certs ...`.
@@ -80,18 +85,6 @@ pub struct ApiserverArgs {
     aggregated: bool,
 }
 
-/// Options of `flotilla up`.
-#[derive(clap::Args, Debug)]
-pub struct UpArgs {
-    /// Directory for all of Flotilla's local state: the embedded store in `<dir>/data`, the certificates of
-    /// `flotilla certs init` in `<dir>/certs`, and the admin kubeconfig `<dir>/kubeconfig`.
-    #[arg(long = "data-dir", default_value = ".flotilla")]
-    data_dir: PathBuf,
-    /// HTTPS port on 127.0.0.1 (`0` picks a free one).
-    #[arg(long, default_value_t = 6443)]
-    port: u16,
-}
-
 impl Command {
     /// Runs the chosen role until it finishes or is interrupted.
     pub async fn run(self) -> anyhow::Result<()> {
@@ -100,71 +93,19 @@ impl Command {
                 let mode = if args.aggregated { Mode::Aggregated } else { Mode::ControlPlane };
                 run_apiserver(&args.storage, &args.server, &args.auth, mode, None).await
             }
-            Command::Up(args) => run_up(&args).await,
+            Command::Up(args) => crate::up::run(&args).await,
             Command::MemberSim(args) => Ok(args.run().await?),
+            Command::Controllers(args) => Ok(args.run().await?),
+            Command::Join(args) => Ok(flotilla_controllers::join::join(&args).await?),
+            Command::Unjoin(args) => Ok(flotilla_controllers::join::unjoin(&args).await?),
             Command::Certs(CertsCommand::Init(args)) => {
                 let options = InitOptions { dir: args.dir, hosts: args.hosts, server: args.server };
                 let report = flotilla_certs::init(&options)
                     .with_context(|| format!("preparing certificates in {}", options.dir.display()))?;
-                print_report(&report);
+                crate::up::print_report(&report);
                 Ok(())
             }
         }
-    }
-}
-
-/// `flotilla up`: certificates in `<data-dir>/certs`, then the API server with client-certificate and front-proxy
-/// authentication and RBAC, and the admin kubeconfig at `<data-dir>/kubeconfig`.
-async fn run_up(args: &UpArgs) -> anyhow::Result<()> {
-    let certs_dir = args.data_dir.join("certs");
-    let server_url = (args.port != 0).then(|| format!("https://127.0.0.1:{}", args.port));
-    let options = InitOptions { dir: certs_dir.clone(), hosts: Vec::new(), server: server_url };
-    let report =
-        flotilla_certs::init(&options).with_context(|| format!("preparing certificates in {}", certs_dir.display()))?;
-    println!("flotilla up: certificates in {}", certs_dir.display());
-    print_report(&report);
-    let files = &report.files;
-    let storage = StorageOptions::embedded(args.data_dir.join("data"));
-    println!("flotilla up: opening the embedded store in {}", storage.data_dir.display());
-    let server = ServerOptions {
-        bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        secure_port: args.port,
-        cert_dir: certs_dir.clone(),
-        tls_cert_file: Some(files.serving_cert.clone()),
-        tls_private_key_file: Some(files.serving_key.clone()),
-        ..ServerOptions::default()
-    };
-    let mut auth = AuthOptions::default();
-    auth.authentication.client_ca_file = Some(files.ca_cert.clone());
-    auth.authentication.requestheader_client_ca_file = Some(files.front_proxy_ca_cert.clone());
-    auth.authentication.requestheader_allowed_names = vec![flotilla_certs::FRONT_PROXY_CLIENT.to_owned()];
-    auth.authorization.authorization_mode = vec![AuthorizationMode::Rbac];
-    let admin =
-        flotilla_certs::IssuedCert { cert_pem: read_file(&files.admin_cert)?, key_pem: read_file(&files.admin_key)? };
-    let ca_pem = read_file(&files.ca_cert)?;
-    let kubeconfig_path = args.data_dir.join("kubeconfig");
-    let admin_kubeconfig =
-        move |url: &str| flotilla_certs::kubeconfig(url, &ca_pem, flotilla_certs::ADMIN_USER, Some(&admin), None);
-    run_apiserver(&storage, &server, &auth, Mode::ControlPlane, Some((&kubeconfig_path, &admin_kubeconfig))).await
-}
-
-/// Reads a text file, naming it on failure.
-fn read_file(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
-}
-
-/// Prints what `flotilla certs init` did, one line per file.
-fn print_report(report: &InitReport) {
-    for path in &report.created {
-        println!("created {}", path.display());
-    }
-    for path in &report.reused {
-        println!("reused  {}", path.display());
-    }
-    for expiring in &report.expiring {
-        let at = humantime::format_rfc3339_seconds(expiring.not_after);
-        let what = if expiring.renewed { "renewed" } else { "renew it before then" };
-        println!("expiring {} (not after {at}; {what})", expiring.path.display());
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `flotilla` binary: one command-line entry point for every role (API server, controllers, all-in-one, tools).
 
 mod cli;
+mod up;
 
 use clap::Parser;
 

@@ -6,8 +6,10 @@ mod gc;
 pub mod karmada;
 mod namespaces;
 mod resource;
+mod serviceaccounts;
 mod store;
 mod strategy;
+pub mod subresource;
 
 use std::{
     collections::BTreeMap,
@@ -22,9 +24,10 @@ use parking_lot::RwLock;
 pub use gc::ControllerTask;
 pub use namespaces::{DEFAULT_NAMESPACES, IMMORTAL_NAMESPACES, NAMESPACE_FINALIZER, NamespaceLifecycle};
 pub use resource::ResourceInfo;
+pub use serviceaccounts::DEFAULT_SERVICE_ACCOUNT;
 pub use store::{
     Admission, AdmissionChain, AdmissionRequest, DeleteOutcome, ObjectList, Operation, RequestContext, ResourceStore,
-    Warnings, WatchEvent, WatchEventType, WatchStream,
+    StoreTuning, Warnings, WatchEvent, WatchEventType, WatchStream,
 };
 pub use strategy::Strategy;
 
@@ -47,6 +50,8 @@ struct RegistryInner {
     admission: AdmissionChain,
     /// Changes whenever the set of resources changes; unique across registries (see [`Registry::generation`]).
     generation: AtomicU64,
+    /// How much each resource's caches keep.
+    tuning: StoreTuning,
 }
 
 /// Source of registry generations, so that no two states of any registries share one.
@@ -59,11 +64,16 @@ fn next_generation() -> u64 {
 impl Registry {
     /// An empty registry over `store`, keys under `keys`, with the NamespaceLifecycle admission check.
     pub fn new(store: SharedStore, keys: KeySpace) -> Self {
+        Self::tuned(store, keys, StoreTuning::default())
+    }
+
+    /// [`Registry::new`] whose resources size their caches by `tuning`.
+    pub fn tuned(store: SharedStore, keys: KeySpace, tuning: StoreTuning) -> Self {
         let inner = Arc::new_cyclic(|registry| {
             let admission = AdmissionChain::default();
             admission.push(Arc::new(NamespaceLifecycle::new(registry.clone())));
             let generation = AtomicU64::new(next_generation());
-            RegistryInner { store, keys, resources: RwLock::new(BTreeMap::new()), admission, generation }
+            RegistryInner { store, keys, resources: RwLock::new(BTreeMap::new()), admission, generation, tuning }
         });
         Self { inner }
     }
@@ -82,7 +92,13 @@ impl Registry {
         // Other versions of one resource share its storage (keys, watch cache), converting objects.
         let resource = Arc::new(match resources.values().find(|other| other.info().storage == info.storage) {
             Some(sibling) => ResourceStore::beside(strategy, sibling, admission),
-            None => ResourceStore::with_admission(strategy, self.inner.store.clone(), &self.inner.keys, admission),
+            None => ResourceStore::tuned(
+                strategy,
+                self.inner.store.clone(),
+                &self.inner.keys,
+                admission,
+                &self.inner.tuning,
+            ),
         });
         resources.insert(key, resource.clone());
         self.inner.generation.store(next_generation(), Ordering::Release);

@@ -63,6 +63,10 @@ pub struct Files {
     pub admin_key: PathBuf,
     /// `admin.kubeconfig`: the admin credentials and the cluster CA, embedded.
     pub admin_kubeconfig: PathBuf,
+    /// `sa.key`: the ECDSA P-256 key signing ServiceAccount tokens (`--service-account-signing-key-file`).
+    pub sa_key: PathBuf,
+    /// `sa.pub`: its public key, verifying them (`--service-account-key-file`).
+    pub sa_pub: PathBuf,
 }
 
 impl Files {
@@ -80,6 +84,8 @@ impl Files {
             admin_cert: dir.join("admin.crt"),
             admin_key: dir.join("admin.key"),
             admin_kubeconfig: dir.join("admin.kubeconfig"),
+            sa_key: dir.join("sa.key"),
+            sa_pub: dir.join("sa.pub"),
         }
     }
 }
@@ -152,6 +158,7 @@ pub fn init(options: &InitOptions) -> Result<InitReport, CertsError> {
         kind: LeafKind::Client { common_name: ADMIN_USER, organizations: &["system:masters"] },
     };
     let admin = admin.ensure(&ca, &mut report)?;
+    ensure_signing_key(&files.sa_key, &files.sa_pub, &mut report)?;
 
     let server = options.server.clone().unwrap_or_else(|| default_server(options.hosts.first()));
     let config = kubeconfig(&server, ca.cert_pem(), ADMIN_USER, Some(&admin), None);
@@ -204,6 +211,35 @@ fn ensure_ca(cert: &Path, key: &Path, common_name: &str, report: &mut InitReport
         (true, false) => Err(CertsError::HalfPair { present: cert.to_owned(), missing: key.to_owned() }),
         (false, true) => Err(CertsError::HalfPair { present: key.to_owned(), missing: cert.to_owned() }),
     }
+}
+
+/// The ServiceAccount signing key pair: reused when present (the public key rewritten if it does not match),
+/// generated (ECDSA P-256) when absent. A lone public key is an error: tokens it verifies could not be issued.
+fn ensure_signing_key(key: &Path, public: &Path, report: &mut InitReport) -> Result<(), CertsError> {
+    let pair = match pemfile::read_optional(key)? {
+        Some(pem) => {
+            report.reused.push(key.to_owned());
+            parse_key(key, &pem)?
+        }
+        None if public.exists() => {
+            return Err(CertsError::HalfPair { present: public.to_owned(), missing: key.to_owned() });
+        }
+        None => {
+            let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+                .map_err(|e| CertsError::Generate(e.to_string()))?;
+            pemfile::write_private(key, &pair.serialize_pem())?;
+            report.created.push(key.to_owned());
+            pair
+        }
+    };
+    let public_pem = pair.public_key_pem();
+    if pemfile::read_optional(public)?.as_deref() == Some(public_pem.as_str()) {
+        report.reused.push(public.to_owned());
+    } else {
+        pemfile::write_private(public, &public_pem)?;
+        report.created.push(public.to_owned());
+    }
+    Ok(())
 }
 
 /// What a leaf certificate must be.

@@ -21,12 +21,15 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use flotilla_apiserver::{
-    auth::{Auth, AuthOptions},
+    auth::{
+        Auth, AuthOptions,
+        authn::serviceaccount::{self, ServiceAccountTokens},
+    },
     http::{self, ApiState},
     machinery::{ApiError, StatusReason},
-    registry::{ControllerTask, Registry, builtin, crd},
+    registry::{ControllerTask, Registry, StoreTuning, builtin, crd},
     server::{CertSource, Drain, ServerOptions, ServingCert, metrics::Metrics, version},
-    storage::{Compactor, EmbeddedStore, KeySpace, SharedStore},
+    storage::{Compactor, EmbeddedStore, KeySpace, SharedStore, WatchCacheConfig},
 };
 use flotilla_certs::{Authority, IssuedCert};
 use serde_json::Value;
@@ -38,8 +41,9 @@ use crate::{
     sim::{self, SimulatorTask},
 };
 
-/// How often each cluster's store is compacted (keeping one interval of history).
-const COMPACTION_INTERVAL: Duration = Duration::from_secs(60);
+/// How often each cluster's store is compacted (keeping one interval of history): often, since every old version
+/// costs memory and clients of a simulated cluster cope with `410 Gone` by listing again.
+const COMPACTION_INTERVAL: Duration = Duration::from_secs(15);
 
 /// The user of the admin client certificate.
 pub const ADMIN_USER: &str = "admin";
@@ -164,10 +168,10 @@ impl SimulatedCluster {
 
         let store = EmbeddedStore::in_memory().map_err(|e| fail("starting its store", &e))?;
         let store: SharedStore = Arc::new(store);
-        let registry = Registry::new(Arc::clone(&store), KeySpace::new("/registry"));
+        let registry = Registry::tuned(Arc::clone(&store), KeySpace::new("/registry"), light_caches());
         builtin::register_all(&registry);
         let crds = AbortOnDrop(crd::start(&registry));
-        let controllers = registry.start_controllers();
+        let mut controllers = registry.start_controllers();
         registry.ensure_default_namespaces().await.map_err(|e| fail("creating the default namespaces", &e))?;
         nodes::ensure_nodes(&registry, &spec.name, spec.index, &spec.nodes, &spec.node_labels)
             .await
@@ -177,7 +181,16 @@ impl SimulatedCluster {
 
         let mut auth_options = AuthOptions::default();
         auth_options.authentication.client_ca_file = Some(ca_file);
-        let auth = Auth::new(&auth_options, &registry).await.map_err(|e| fail("setting up authentication", &e))?;
+        let mut auth = Auth::new(&auth_options, &registry).await.map_err(|e| fail("setting up authentication", &e))?;
+        // ServiceAccount tokens as a real cluster issues them: `sa.key` in its directory, token Secrets filled in,
+        // TokenRequest, and tokens authenticated (and revoked) against its own storage.
+        let tokens = ServiceAccountTokens::load(
+            &auth_options.authentication.service_accounts,
+            &spec.dir,
+            ca.cert_pem().to_string(),
+        )
+        .map_err(|e| fail("loading its ServiceAccount signing key", &e))?;
+        controllers.push(serviceaccount::enable(&mut auth, &registry, Arc::new(tokens)));
         let server_options = ServerOptions {
             bind_address: Ipv4Addr::LOCALHOST.into(),
             secure_port: spec.port,
@@ -285,6 +298,13 @@ async fn inject(State(layer): State<Arc<Layer>>, request: Request, next: Next) -
         return axum::Json(layer.version.clone()).into_response();
     }
     next.run(request).await
+}
+
+/// Caches sized for many clusters in one process: a short watch history (watchers further behind relist, as they
+/// would after a kube-apiserver restart) and no decoded-object cache (lists parse stored JSON each time).
+fn light_caches() -> StoreTuning {
+    let watch_cache = WatchCacheConfig { history_capacity: 1_000, ..WatchCacheConfig::default() };
+    StoreTuning { watch_cache, decoded_objects: 0 }
 }
 
 #[cfg(test)]

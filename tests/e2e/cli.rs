@@ -76,7 +76,7 @@ fn up_keeps_its_state_under_the_given_directory_and_reuses_its_certificates() {
     assert!(output.contains("loaded certificate"), "up serves the certificate of certs init: {output}");
     let kubeconfig = dir.path().join("kubeconfig");
     let text = std::fs::read_to_string(&kubeconfig).expect("up writes <data-dir>/kubeconfig");
-    assert!(text.contains("server: \"https://127.0.0.1:"), "{text}");
+    assert!(text.contains("server: https://127.0.0.1:"), "{text}");
     assert!(text.contains("certificate-authority-data: "), "{text}");
     assert!(text.contains("client-certificate-data: ") && text.contains("client-key-data: "), "admin: {text}");
     let mode = std::fs::metadata(&kubeconfig).unwrap().permissions().mode() & 0o777;
@@ -104,9 +104,7 @@ fn up_accepts_its_admin_and_its_front_proxy_client_over_verified_tls() {
     let ready = lines.by_ref().map_while(Result::ok).any(|line| line.contains("press Ctrl-C"));
     let kubeconfig = dir.path().join("kubeconfig");
     let kubectl = |args: &[&str]| {
-        Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
+        flotilla_testkit::kubectl_command(&kubeconfig)
             .args(args)
             .output()
             .expect("running kubectl (see ./hack/setup.sh)")

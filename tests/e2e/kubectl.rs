@@ -4,7 +4,7 @@ mod support;
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    process::Stdio,
     sync::mpsc,
     time::Duration,
 };
@@ -29,6 +29,7 @@ on_both_backends!(
     a_custom_resource_definition_serves_its_kind_until_deleted,
     deleting_a_namespace_removes_its_contents,
     unknown_fields_are_refused_or_warned_about_as_kubectl_validate_asks,
+    scale_changes_replicas_through_the_scale_subresource,
 );
 
 const DEPLOYMENT: &str = include_str!("fixtures/seed-nginx-deployment.yaml");
@@ -99,9 +100,8 @@ async fn get_watch_prints_later_changes(kind: BackendKind) {
     let f = Flotilla::start(kind).await;
     let ns = f.namespace("watching");
     f.ok(&["create", "configmap", "first", "-n", &ns]);
-    let mut child = Command::new(support::kubectl_binary())
-        .arg("--kubeconfig")
-        .arg(f.server.kubeconfig_path())
+    support::kubectl_binary();
+    let mut child = flotilla_testkit::kubectl_command(f.server.kubeconfig_path())
         .args(["get", "configmaps", "-n", &ns, "-w", "--output-watch-events"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -504,4 +504,27 @@ async fn unknown_fields_are_refused_or_warned_about_as_kubectl_validate_asks(kin
     );
     let stored = f.json(&["get", "deployment", "nginx", "-n", &ns]);
     assert!(stored["spec"].get("replicaz").is_none(), "unknown fields are dropped: {stored}");
+}
+
+async fn scale_changes_replicas_through_the_scale_subresource(kind: BackendKind) {
+    let f = Flotilla::start(kind).await;
+    f.ok(&["create", "deployment", "web", "--image=nginx", "--replicas=2"]);
+    assert_eq!(f.ok(&["scale", "deployment", "web", "--replicas=5"]).trim(), "deployment.apps/web scaled");
+    assert_eq!(f.ok(&["get", "deployment", "web", "-o", "jsonpath={.spec.replicas}"]).trim(), "5");
+    let scale = f.ok(&["get", "--raw", "/apis/apps/v1/namespaces/default/deployments/web/scale"]);
+    let scale: serde_json::Value = serde_json::from_str(&scale).expect("a JSON Scale");
+    assert_eq!(
+        (&scale["kind"], &scale["apiVersion"]),
+        (&serde_json::json!("Scale"), &serde_json::json!("autoscaling/v1"))
+    );
+    assert_eq!(scale["spec"]["replicas"], 5);
+    assert_eq!(scale["status"]["selector"], "app=web");
+    // --current-replicas is a precondition kubectl checks against the Scale it reads.
+    f.ok(&["scale", "deployment", "web", "--current-replicas=5", "--replicas=1"]);
+    let refused = f.kubectl(&["scale", "deployment", "web", "--current-replicas=9", "--replicas=3"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("Expected replicas to be 9, was 1"));
+    assert_eq!(f.ok(&["get", "deployment", "web", "-o", "jsonpath={.spec.replicas}"]).trim(), "1");
+    let negative = f.kubectl(&["scale", "deployment", "web", "--replicas=-1"]);
+    assert!(!negative.status.success());
 }

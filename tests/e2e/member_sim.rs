@@ -50,9 +50,7 @@ impl MemberSim {
     }
 
     fn kubectl(&self, context: &str, args: &[&str]) -> Output {
-        let output = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
+        let output = flotilla_testkit::kubectl_command(&self.kubeconfig)
             .args(["--context", context, "--request-timeout", "5s"])
             .args(args)
             .output();
@@ -75,9 +73,7 @@ impl MemberSim {
     }
 
     fn apply(&self, context: &str, manifest: &str) {
-        let mut child = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
+        let mut child = flotilla_testkit::kubectl_command(&self.kubeconfig)
             .args(["--context", context, "apply", "-f", "-"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -229,4 +225,55 @@ fn a_stopped_cluster_refuses_connections_until_it_is_started_again() {
     assert_eq!(sim.control("DELETE", "/clusters/member2/errors"), 200);
     sim.ok("member2", &["get", "nodes"]);
     assert_eq!(sim.control("POST", "/clusters/member9/stop"), 404);
+}
+
+/// Runs kubectl against `context`'s server with only the bearer `token` (no client certificate).
+fn kubectl_with_token(sim: &MemberSim, context: &str, token: &str, args: &[&str]) -> Output {
+    let view = sim.ok(context, &["config", "view", "--raw", "--minify", "-o", "json"]);
+    let view: serde_json::Value = serde_json::from_str(&view).expect("kubectl config view prints JSON");
+    let cluster = &view["clusters"][0]["cluster"];
+    let ca = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        cluster["certificate-authority-data"].as_str().unwrap_or_default(),
+    )
+    .expect("the CA is base64");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (ca_file, empty) = (dir.path().join("ca.crt"), dir.path().join("empty.kubeconfig"));
+    std::fs::write(&ca_file, ca).expect("writing the CA");
+    std::fs::write(&empty, "").expect("writing an empty kubeconfig");
+    Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&empty)
+        .arg(format!("--server={}", cluster["server"].as_str().unwrap_or_default()))
+        .arg(format!("--certificate-authority={}", ca_file.display()))
+        .arg(format!("--token={token}"))
+        .args(args)
+        .output()
+        .expect("kubectl runs (./hack/setup.sh installs it)")
+}
+
+#[test]
+fn a_simulated_cluster_fills_token_secrets_whose_tokens_it_alone_accepts_until_revoked() {
+    let sim = MemberSim::start();
+    sim.apply(
+        "member1",
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: joiner, namespace: default}\n---\napiVersion: v1\n\
+         kind: Secret\nmetadata:\n  name: joiner-token\n  namespace: default\n  annotations: \
+         {kubernetes.io/service-account.name: joiner}\ntype: kubernetes.io/service-account-token\n",
+    );
+    sim.wait_for("member1", "secret/joiner-token", "{.data.namespace}", "ZGVmYXVsdA==");
+    let data = sim.ok("member1", &["get", "secret", "joiner-token", "-o", "jsonpath={.data.token}"]);
+    let token = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data.trim()).expect("base64");
+    let token = String::from_utf8(token).expect("a JWT is text");
+    let whoami = ["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"];
+    let answer = kubectl_with_token(&sim, "member1", &token, &whoami);
+    assert_eq!(String::from_utf8_lossy(&answer.stdout), "system:serviceaccount:default:joiner");
+    let elsewhere = kubectl_with_token(&sim, "member2", &token, &whoami);
+    assert!(!elsewhere.status.success(), "member2 does not accept member1's token");
+    sim.ok("member1", &["delete", "secret", "joiner-token"]);
+    let revoked = kubectl_with_token(&sim, "member1", &token, &whoami);
+    assert!(String::from_utf8_lossy(&revoked.stderr).contains("Unauthorized"), "deleting the Secret revokes the token");
+    let issued = sim.ok("member1", &["create", "token", "joiner"]);
+    let answer = kubectl_with_token(&sim, "member1", issued.trim(), &whoami);
+    assert_eq!(String::from_utf8_lossy(&answer.stdout), "system:serviceaccount:default:joiner");
 }

@@ -2,7 +2,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::{Output, Stdio},
     sync::atomic::{AtomicU64, Ordering},
 };
 
@@ -108,8 +108,8 @@ impl ApiServer {
 /// # Panics
 /// When kubectl is not installed (the message says how to install it).
 pub fn kubectl_with(kubeconfig: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new("kubectl");
-    command.arg("--kubeconfig").arg(kubeconfig).args(args).stdin(Stdio::null());
+    let mut command = crate::kubectl_command(kubeconfig);
+    command.args(args).stdin(Stdio::null());
     match command.output() {
         Ok(output) => output,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {

@@ -301,8 +301,8 @@ impl ApiServer {
     /// # Panics
     /// When kubectl is not installed (the message says how to install it).
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        let mut command = Command::new("kubectl");
-        command.arg("--kubeconfig").arg(&self.kubeconfig).args(args).stdin(Stdio::null());
+        let mut command = crate::kubectl_command(&self.kubeconfig);
+        command.args(args).stdin(Stdio::null());
         match command.output() {
             Ok(output) => output,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => panic!(

@@ -3,6 +3,7 @@
 pub mod host;
 pub mod impersonation;
 pub mod requestheader;
+pub mod serviceaccount;
 pub mod token;
 pub mod x509;
 
@@ -15,6 +16,7 @@ use rustls::pki_types::CertificateDer;
 use self::{
     host::{HostAuthentication, TokenWebhook},
     requestheader::RequestHeaderConfig,
+    serviceaccount::{ServiceAccountAuthenticator, ServiceAccountOptions},
     token::TokenFile,
     x509::CaVerifier,
 };
@@ -58,6 +60,9 @@ pub struct AuthenticationOptions {
     /// Whether requests without credentials are served as `system:anonymous` (else 401).
     #[arg(long = "anonymous-auth", default_value_t = true, action = clap::ArgAction::Set)]
     pub anonymous_auth: bool,
+    /// ServiceAccount token keys, issuer and audiences.
+    #[command(flatten)]
+    pub service_accounts: ServiceAccountOptions,
 }
 
 impl Default for AuthenticationOptions {
@@ -124,6 +129,7 @@ pub struct Authenticator {
     requestheader: RequestHeaderConfig,
     client_ca: Option<CaVerifier>,
     tokens: Option<TokenFile>,
+    service_accounts: Option<ServiceAccountAuthenticator>,
     webhook: Option<TokenWebhook>,
     anonymous: bool,
 }
@@ -142,6 +148,7 @@ impl Default for Authenticator {
             },
             client_ca: None,
             tokens: None,
+            service_accounts: None,
             webhook: None,
             anonymous: true,
         }
@@ -189,7 +196,24 @@ impl Authenticator {
             }
             webhook = Some(TokenWebhook::new(client, options.authentication_token_webhook_cache_ttl));
         }
-        Ok(Self { requestheader, client_ca, tokens, webhook, anonymous: options.anonymous_auth })
+        Ok(Self {
+            requestheader,
+            client_ca,
+            tokens,
+            service_accounts: None,
+            webhook,
+            anonymous: options.anonymous_auth,
+        })
+    }
+
+    /// Accepts ServiceAccount tokens (after the token file, before the host's TokenReview).
+    pub fn set_service_accounts(&mut self, authenticator: ServiceAccountAuthenticator) {
+        self.service_accounts = Some(authenticator);
+    }
+
+    /// The ServiceAccount token authenticator, when enabled.
+    pub fn service_accounts(&self) -> Option<&ServiceAccountAuthenticator> {
+        self.service_accounts.as_ref()
     }
 
     /// Who sent `request`. On success the credentials (`Authorization`) and the front-proxy headers are removed
@@ -251,7 +275,7 @@ impl Authenticator {
         (None, errors)
     }
 
-    /// The user of a bearer token per the token file, then the host's TokenReview; `None` when neither knows it.
+    /// The user of a bearer token per the token file, ServiceAccount tokens, then the host's TokenReview; `None` when neither knows it.
     ///
     /// # Errors
     /// The host could not be asked.
@@ -259,9 +283,22 @@ impl Authenticator {
         if let Some(user) = self.tokens.as_ref().and_then(|file| file.user(token)) {
             return Ok(Some(user));
         }
-        match &self.webhook {
-            Some(webhook) => webhook.authenticate(token).await,
-            None => Ok(None),
+        // A ServiceAccount token that fails still lets the host try it, as kube's union of authenticators does.
+        let mut refused = None;
+        if let Some(service_accounts) = &self.service_accounts {
+            match service_accounts.authenticate(token).await {
+                Ok(Some(user)) => return Ok(Some(user)),
+                Ok(None) => {}
+                Err(error) => refused = Some(error),
+            }
+        }
+        let found = match &self.webhook {
+            Some(webhook) => webhook.authenticate(token).await?,
+            None => None,
+        };
+        match (found, refused) {
+            (None, Some(error)) => Err(error),
+            (found, _) => Ok(found),
         }
     }
 

@@ -179,6 +179,21 @@ pub fn serve_group_version(
                 "verbs": STATUS_VERBS,
             }));
         }
+        for connect in crate::registry::subresource::of(info) {
+            let kind = &connect.response_kind;
+            let mut entry = json!({
+                "name": format!("{}/{}", info.plural, connect.subresource),
+                "singularName": "",
+                "namespaced": info.namespaced,
+                "kind": kind.kind,
+                "verbs": connect.verbs(),
+            });
+            if (kind.group.as_str(), kind.version.as_str()) != (group, version) {
+                entry["group"] = json!(kind.group);
+                entry["version"] = json!(kind.version);
+            }
+            list.push(entry);
+        }
     }
     let body = json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": list});
     response::value(StatusCode::OK, encoding, &body)

@@ -14,13 +14,14 @@ use super::{
     warnings, watch,
 };
 use crate::{
+    auth::UserInfo,
     machinery::{
         ApiError, Object, fields,
         media::{self, Negotiated, Supported},
         options,
     },
     patch::PatchType,
-    registry::{DeleteOutcome, RequestContext, ResourceInfo, ResourceStore},
+    registry::{DeleteOutcome, RequestContext, ResourceInfo, ResourceStore, subresource},
 };
 
 /// The most of an oversized body read (and thrown away) so the client sees the 413 instead of a reset connection.
@@ -56,6 +57,10 @@ async fn serve_checked(
         return Ok(response::not_found());
     };
     let info = store.info().clone();
+    if let Some(connect) = target.subresource.as_deref().and_then(|s| subresource::lookup(&info.group, &info.plural, s))
+    {
+        return serve_connect(state, request_info, target, store, &connect, request).await;
+    }
     let Some(namespace) = scope(&info, target).filter(|_| !target.extra_segments) else {
         return Ok(response::not_found());
     };
@@ -105,6 +110,44 @@ async fn serve_checked(
         warnings::warn(warning);
     }
     result
+}
+
+/// Hands a connect subresource request (`clusters/<name>/proxy/...`) to its registered handler, after the scope,
+/// name, path and method checks.
+async fn serve_connect(
+    state: &ApiState,
+    request_info: &RequestInfo,
+    target: &ResourceRequest,
+    store: Arc<ResourceStore>,
+    connect: &subresource::Connect,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let info = store.info();
+    let namespace = match scope(info, target) {
+        Some(namespace) if target.name.is_some() && (connect.subpath || !target.extra_segments) => namespace,
+        _ => return Ok(response::not_found()),
+    };
+    if !connect.methods.contains(request.method()) {
+        return Err(ApiError::new(
+            405,
+            crate::machinery::StatusReason::MethodNotAllowed,
+            "the server does not allow this method on the requested resource",
+        ));
+    }
+    let user = request.extensions().get::<UserInfo>().cloned().unwrap_or_else(UserInfo::anonymous);
+    let connect_request = subresource::ConnectRequest {
+        state: state.clone(),
+        namespace,
+        name: target.name.clone().unwrap_or_default(),
+        subresource: connect.subresource.clone(),
+        path: target.subpath.clone(),
+        query: request.uri().query().unwrap_or_default().to_string(),
+        verb: request_info.verb.clone(),
+        user,
+        request,
+        store,
+    };
+    (connect.handler)(connect_request).await
 }
 
 /// One resource request, parsed.

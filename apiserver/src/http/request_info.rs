@@ -61,8 +61,10 @@ pub struct ResourceRequest {
     pub name: Option<String>,
     /// Subresource, e.g. `status`.
     pub subresource: Option<String>,
-    /// Whether path segments follow the subresource (no served path has them).
+    /// Whether path segments follow the subresource (only connect subresources such as `proxy` take them).
     pub extra_segments: bool,
+    /// The path after the subresource as sent (percent-encoded, trailing slash kept): `/api/v1/nodes`, or `""`.
+    pub subpath: String,
     /// Whether the request came under the legacy `/watch/` prefix.
     pub legacy_watch: bool,
 }
@@ -84,6 +86,9 @@ pub struct RequestInfo {
     /// What it is about.
     pub target: Target,
 }
+
+/// Subresources whose requests stream for as long as the client wants (kube-apiserver's long-running list).
+const LONG_RUNNING: [&str; 5] = ["proxy", "attach", "exec", "log", "portforward"];
 
 /// Namespace subresources that follow `/namespaces/<name>/` directly.
 const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
@@ -117,12 +122,16 @@ impl RequestInfo {
         request.name = rest.get(1).cloned();
         request.subresource = rest.get(2).cloned();
         request.extra_segments = rest.len() > 3;
+        if request.subresource.is_some() {
+            request.subpath = raw_after_segments(path, segments.len() - (rest.len() - 3)).to_string();
+        }
 
+        // HEAD is a GET as far as the verb goes, as in kube-apiserver.
         let verb = match *method {
-            Method::GET if request.legacy_watch => Verb::Watch,
-            Method::GET if request.name.is_some() => Verb::Get,
-            Method::GET if query_flag(query, "watch") => Verb::Watch,
-            Method::GET => Verb::List,
+            Method::GET | Method::HEAD if request.legacy_watch => Verb::Watch,
+            Method::GET | Method::HEAD if request.name.is_some() => Verb::Get,
+            Method::GET | Method::HEAD if query_flag(query, "watch") => Verb::Watch,
+            Method::GET | Method::HEAD => Verb::List,
             Method::POST => Verb::Create,
             Method::PUT => Verb::Update,
             Method::PATCH => Verb::Patch,
@@ -141,9 +150,11 @@ impl RequestInfo {
         }
     }
 
-    /// Whether the request streams (a watch): exempt from the request timeout, counted as long-running.
+    /// Whether the request streams (a watch, or a connect subresource such as `proxy`, `exec`, `log`): exempt
+    /// from the request timeout, counted as long-running, as kube-apiserver's long-running check sees it.
     pub fn is_long_running(&self) -> bool {
         self.verb == Verb::Watch
+            || self.resource().and_then(|r| r.subresource.as_deref()).is_some_and(|s| LONG_RUNNING.contains(&s))
     }
 
     /// The labels of this request in `apiserver_request_*` metrics; `apply` tells a server-side apply PATCH.
@@ -176,9 +187,19 @@ impl RequestInfo {
     }
 }
 
+/// The rest of `path` after its first `skip` non-empty segments, as sent (`""` when nothing follows).
+fn raw_after_segments(path: &str, skip: usize) -> &str {
+    let mut rest = path;
+    for _ in 0..skip {
+        rest = rest.trim_start_matches('/');
+        rest = rest.find('/').map_or("", |at| &rest[at..]);
+    }
+    rest
+}
+
 fn http_verb(method: &Method) -> Verb {
     match *method {
-        Method::GET => Verb::Get,
+        Method::GET | Method::HEAD => Verb::Get,
         Method::POST => Verb::Create,
         Method::PUT => Verb::Update,
         Method::PATCH => Verb::Patch,
@@ -290,6 +311,22 @@ mod tests {
         assert!(!resource(&info).extra_segments);
         let info = parse(Method::GET, "/api/v1/namespaces/a/pods/x/proxy/some/path");
         assert!(resource(&info).extra_segments);
+    }
+
+    #[test]
+    fn a_connect_request_keeps_the_path_after_its_subresource_as_sent() {
+        let info =
+            parse(Method::GET, "/apis/cluster.karmada.io/v1alpha1/clusters/m1/proxy/api/v1/namespaces/a%2Fb/pods/");
+        let r = resource(&info);
+        assert_eq!((r.name.as_deref(), r.subresource.as_deref()), (Some("m1"), Some("proxy")));
+        assert_eq!(r.subpath, "/api/v1/namespaces/a%2Fb/pods/");
+        assert_eq!(info.verb, Verb::Get);
+        assert!(info.is_long_running());
+        let info = parse(Method::POST, "/api/v1/namespaces/a/serviceaccounts/default/token");
+        assert_eq!((info.verb.clone(), resource(&info).subpath.as_str()), (Verb::Create, ""));
+        assert!(!info.is_long_running());
+        assert_eq!(parse(Method::DELETE, "/apis/cluster.karmada.io/v1alpha1/clusters/m1/proxy/x").verb, Verb::Delete);
+        assert_eq!(parse(Method::HEAD, "/apis/cluster.karmada.io/v1alpha1/clusters/m1/proxy/x").verb, Verb::Get);
     }
 
     #[test]

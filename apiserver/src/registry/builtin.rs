@@ -6,6 +6,7 @@ pub(crate) mod object;
 mod objects;
 mod pod_printer;
 pub(crate) mod printers;
+pub(crate) mod scale;
 mod services;
 mod validation;
 mod workloads;

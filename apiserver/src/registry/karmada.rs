@@ -2,6 +2,7 @@
 
 mod conversion;
 mod defaults;
+pub mod proxy;
 mod structural;
 #[cfg(test)]
 mod tests;

@@ -201,6 +201,22 @@ pub struct ResourceStore {
     last_write: Arc<AtomicI64>,
 }
 
+/// How much each resource's in-memory caches keep (a server wants fast lists and long watch history; a process
+/// simulating a hundred clusters wants little memory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreTuning {
+    /// The watch cache: history length, per-watcher buffer, bookmarks.
+    pub watch_cache: WatchCacheConfig,
+    /// Most decoded objects remembered per resource so lists need not parse stored JSON again (`0`: none).
+    pub decoded_objects: usize,
+}
+
+impl Default for StoreTuning {
+    fn default() -> Self {
+        Self { watch_cache: WatchCacheConfig::default(), decoded_objects: codec::DEFAULT_DECODED_OBJECTS }
+    }
+}
+
 impl ResourceStore {
     /// A store for `strategy`'s resource, keys under `keys`; starts the watch cache. No admission checks run.
     pub fn new(strategy: Arc<dyn Strategy>, store: SharedStore, keys: &KeySpace) -> Self {
@@ -214,10 +230,22 @@ impl ResourceStore {
         keys: &KeySpace,
         admission: AdmissionChain,
     ) -> Self {
+        Self::tuned(strategy, store, keys, admission, &StoreTuning::default())
+    }
+
+    /// [`ResourceStore::with_admission`] with the caches sized by `tuning`.
+    pub fn tuned(
+        strategy: Arc<dyn Strategy>,
+        store: SharedStore,
+        keys: &KeySpace,
+        admission: AdmissionChain,
+        tuning: &StoreTuning,
+    ) -> Self {
         let storage = &strategy.info().storage;
         let prefix = keys.resource_prefix(&storage.group, &storage.resource);
-        let cache = WatchCache::start(store.clone(), prefix.clone(), WatchCacheConfig::default());
-        Self::assemble(strategy, store, keys, prefix, cache, admission, Arc::default())
+        let cache = WatchCache::start(store.clone(), prefix.clone(), tuning.watch_cache.clone());
+        let decoded = Arc::new(DecodeCache::with_limit(tuning.decoded_objects));
+        Self::assemble(strategy, store, keys, prefix, cache, admission, Arc::default(), decoded)
     }
 
     /// Another served version of `sibling`'s resource: same storage keys, watch cache and write tracking (so a read
@@ -229,9 +257,11 @@ impl ResourceStore {
         }
         let (store, keys, prefix, cache) =
             (sibling.store.clone(), &sibling.keys, sibling.prefix.clone(), sibling.cache.clone());
-        Self::assemble(strategy, store, keys, prefix, cache, admission, Arc::clone(&sibling.last_write))
+        let decoded = Arc::new(DecodeCache::with_limit(sibling.decoded.limit()));
+        Self::assemble(strategy, store, keys, prefix, cache, admission, Arc::clone(&sibling.last_write), decoded)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn assemble(
         strategy: Arc<dyn Strategy>,
         store: SharedStore,
@@ -240,8 +270,8 @@ impl ResourceStore {
         cache: WatchCache,
         admission: AdmissionChain,
         last_write: Arc<AtomicI64>,
+        decoded: Arc<DecodeCache>,
     ) -> Self {
-        let decoded: Arc<DecodeCache> = Arc::default();
         let codec = Codec::new(&strategy);
         warm_up(&cache, &prefix, &decoded, &codec);
         Self { strategy, store, keys: keys.clone(), prefix, cache, decoded, codec, admission, last_write }

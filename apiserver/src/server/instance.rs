@@ -13,7 +13,11 @@ use super::{
     metrics::{MeteredStore, Metrics},
 };
 use crate::{
-    auth::{Auth, AuthError, AuthOptions, authz::AuthorizationMode},
+    auth::{
+        Auth, AuthError, AuthOptions,
+        authn::serviceaccount::{self, ServiceAccountError, ServiceAccountTokens},
+        authz::AuthorizationMode,
+    },
     http::{self, ApiState},
     machinery::ApiError,
     registry::{ControllerTask, Registry, builtin, crd, karmada},
@@ -38,6 +42,9 @@ pub enum StartError {
     /// Authentication or authorization flags name unusable files.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The ServiceAccount token keys are unusable.
+    #[error(transparent)]
+    ServiceAccounts(#[from] crate::auth::authn::serviceaccount::ServiceAccountError),
     /// The default namespaces could not be created.
     #[error("creating the default namespaces: {0}")]
     Namespaces(ApiError),
@@ -128,12 +135,17 @@ impl Instance {
         } else {
             Some(AbortOnDrop(crd::start(&registry)))
         };
-        let controllers = registry.start_controllers();
+        let mut controllers = registry.start_controllers();
         ensure_default_namespaces(&registry).await?;
         let compactor = (!storage.compaction_interval.is_zero())
             .then(|| Compactor::start(store.clone(), storage.compaction_interval));
         let server = Server::bind_with(options, cert).await?;
-        let auth = Auth::new(auth, &registry).await?;
+        let service_accounts =
+            (!aggregated).then(|| service_account_tokens(auth, options, server.cert())).transpose()?;
+        let mut auth = Auth::new(auth, &registry).await?;
+        if let Some(tokens) = service_accounts {
+            controllers.push(serviceaccount::enable(&mut auth, &registry, Arc::new(tokens)));
+        }
         if aggregated {
             // The host cluster answers the identity and access reviews; this instance serves only Karmada's groups.
             crate::auth::reviews::stop_on(&registry);
@@ -209,6 +221,30 @@ fn keep_only_aggregated_groups(registry: &Registry, keep_rbac: bool) {
             registry.unregister(&info.group, &info.version, &info.plural);
         }
     }
+}
+
+/// The ServiceAccount token keys: the flags' files, else `sa.key`/`sa.pub` beside the serving certificate (in
+/// `--cert-dir`, or the directory of `--tls-cert-file`), generated on first start. Token Secrets carry the
+/// `--client-ca-file` bundle as `ca.crt`, or else the serving certificate.
+fn service_account_tokens(
+    auth: &AuthOptions,
+    options: &ServerOptions,
+    cert: &ServingCert,
+) -> Result<ServiceAccountTokens, ServiceAccountError> {
+    let authentication = &auth.authentication;
+    let dir = match &options.tls_cert_file {
+        Some(file) => file.parent().map(std::path::Path::to_path_buf).unwrap_or_default(),
+        None => options.cert_dir.clone(),
+    };
+    let ca_pem = match &authentication.client_ca_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|source| ServiceAccountError::Read {
+            flag: "--client-ca-file",
+            path: path.clone(),
+            source,
+        })?,
+        None => cert.cert_pem.clone(),
+    };
+    ServiceAccountTokens::load(&authentication.service_accounts, &dir, ca_pem)
 }
 
 /// Creates the default namespaces, retrying while storage is briefly unavailable.

@@ -26,6 +26,8 @@ fn all_files(files: &Files) -> Vec<PathBuf> {
         files.admin_cert.clone(),
         files.admin_key.clone(),
         files.admin_kubeconfig.clone(),
+        files.sa_key.clone(),
+        files.sa_pub.clone(),
     ]
 }
 
@@ -53,9 +55,24 @@ fn a_second_run_reuses_every_file_unchanged() {
     let before: Vec<String> = all_files(&first.files).iter().map(|f| fs::read_to_string(f).unwrap()).collect();
     let second = init(&options(tmp.path(), &["10.1.2.3"])).unwrap();
     assert!(second.created.is_empty(), "recreated {:?}", second.created);
-    assert_eq!(second.reused.len(), 11);
+    assert_eq!(second.reused.len(), 13);
     let after: Vec<String> = all_files(&second.files).iter().map(|f| fs::read_to_string(f).unwrap()).collect();
     assert_eq!(before, after);
+}
+
+#[test]
+fn the_service_account_signing_key_is_p256_and_its_public_key_is_beside_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = init(&options(tmp.path(), &[])).unwrap().files;
+    let key = parse_key(&files.sa_key, &fs::read_to_string(&files.sa_key).unwrap()).unwrap();
+    assert!(key.is_compatible(&rcgen::PKCS_ECDSA_P256_SHA256), "sa.key is an ECDSA P-256 key");
+    assert_eq!(fs::read_to_string(&files.sa_pub).unwrap(), key.public_key_pem());
+    fs::remove_file(&files.sa_pub).unwrap();
+    let again = init(&options(tmp.path(), &[])).unwrap();
+    assert_eq!(again.created, vec![files.sa_pub.clone()], "a missing sa.pub is derived from sa.key");
+    fs::remove_file(&files.sa_key).unwrap();
+    let error = init(&options(tmp.path(), &[])).unwrap_err().to_string();
+    assert!(error.contains("sa.pub") && error.contains("sa.key"), "{error}");
 }
 
 #[test]

@@ -162,7 +162,7 @@ impl Drop for CertServer {
 
 /// Runs `kubectl --kubeconfig <kubeconfig> <args>`; a missing kubectl fails the test saying how to install it.
 pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> Output {
-    match Command::new("kubectl").arg("--kubeconfig").arg(kubeconfig).args(args).stdin(Stdio::null()).output() {
+    match flotilla_testkit::kubectl_command(kubeconfig).args(args).stdin(Stdio::null()).output() {
         Ok(output) => output,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             panic!("kubectl is not installed: see ./hack/setup.sh (https://kubernetes.io/docs/tasks/tools/)")

@@ -68,8 +68,9 @@ impl Flotilla {
 
     /// Runs kubectl, feeding `stdin` when given.
     pub fn kubectl_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut command = Command::new(kubectl_binary());
-        command.arg("--kubeconfig").arg(self.server.kubeconfig_path()).args(args);
+        kubectl_binary();
+        let mut command = flotilla_testkit::kubectl_command(self.server.kubeconfig_path());
+        command.args(args);
         command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("starting kubectl");

@@ -33,6 +33,7 @@ fn authenticator(pki: &Pki, anonymous: bool, tokens: &str) -> Authenticator {
         },
         client_ca: Some(CaVerifier::from_pem(pki.client_ca.cert_pem().as_bytes(), "client").unwrap()),
         tokens: Some(TokenFile::parse(tokens).unwrap()),
+        service_accounts: None,
         webhook: None,
         anonymous,
     }

@@ -78,9 +78,20 @@ fn resource(info: &ResourceInfo) -> Value {
     if !info.categories.is_empty() {
         resource["categories"] = json!(info.categories);
     }
+    let mut subresources = Vec::new();
     if info.status_subresource {
-        resource["subresources"] =
-            json!([{"subresource": "status", "responseKind": response_kind, "verbs": STATUS_VERBS}]);
+        subresources.push(json!({"subresource": "status", "responseKind": response_kind, "verbs": STATUS_VERBS}));
+    }
+    for connect in crate::registry::subresource::of(info) {
+        let kind = &connect.response_kind;
+        subresources.push(json!({
+            "subresource": connect.subresource,
+            "responseKind": {"group": kind.group, "version": kind.version, "kind": kind.kind},
+            "verbs": connect.verbs(),
+        }));
+    }
+    if !subresources.is_empty() {
+        resource["subresources"] = json!(subresources);
     }
     resource
 }

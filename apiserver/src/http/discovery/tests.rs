@@ -78,6 +78,8 @@ async fn client_go_gets_aggregated_v2_with_the_exact_content_type_and_an_etag() 
                 "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
                 "shortNames": ["deploy"], "categories": ["all"],
                 "subresources": [{"subresource": "status", "responseKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+                                  "verbs": ["get", "patch", "update"]},
+                                 {"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
                                   "verbs": ["get", "patch", "update"]}]})
     );
     let versions: Vec<&str> =

@@ -94,8 +94,8 @@ impl Codec {
     }
 }
 
-/// Entries beyond this many are not remembered (a list still decodes them, just every time).
-const MAX_ENTRIES: usize = 250_000;
+/// By default, entries beyond this many are not remembered (a list still decodes them, just every time).
+pub const DEFAULT_DECODED_OBJECTS: usize = 250_000;
 
 /// One decoded version of one key: the object with `metadata.resourceVersion` set, and its labels once asked for.
 #[derive(Debug)]
@@ -126,12 +126,30 @@ pub(crate) fn labels_of(object: &Object) -> BTreeMap<String, String> {
 }
 
 /// Decoded objects by key, each valid for one `mod_revision`; what lists and watches share instead of re-parsing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct DecodeCache {
     entries: Mutex<HashMap<String, (Revision, Arc<Decoded>)>>,
+    /// Most entries remembered.
+    limit: usize,
+}
+
+impl Default for DecodeCache {
+    fn default() -> Self {
+        Self::with_limit(DEFAULT_DECODED_OBJECTS)
+    }
 }
 
 impl DecodeCache {
+    /// A cache remembering at most `limit` decoded objects (`0`: none, every read parses).
+    pub(crate) fn with_limit(limit: usize) -> Self {
+        Self { entries: Mutex::default(), limit }
+    }
+
+    /// The most entries it remembers.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// The decoded form of `kv` (parsed once per key and revision).
     ///
     /// # Errors
@@ -177,7 +195,7 @@ impl DecodeCache {
         if !fresh.is_empty() {
             let mut entries = self.entries.lock();
             for (key, revision, decoded) in fresh {
-                if entries.len() < MAX_ENTRIES || entries.contains_key(&key) {
+                if entries.len() < self.limit || entries.contains_key(&key) {
                     entries.insert(key, (revision, decoded));
                 }
             }
@@ -205,7 +223,7 @@ impl DecodeCache {
 
     fn remember(&self, key: &str, revision: Revision, decoded: &Arc<Decoded>) {
         let mut entries = self.entries.lock();
-        let full = entries.len() >= MAX_ENTRIES;
+        let full = entries.len() >= self.limit;
         match entries.get_mut(key) {
             Some(slot) if slot.0 <= revision => *slot = (revision, Arc::clone(decoded)),
             Some(_) => {}

@@ -1,0 +1,207 @@
+//! Leader election through a `coordination.k8s.io/v1` Lease, with client-go's lease/renew/retry semantics.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::{Api, PostParams};
+
+/// Why leadership could not be held.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaderError {
+    /// The lease was not renewed within the renew deadline: another process may lead now.
+    #[error("leader election lost: lease {namespace}/{name} not renewed within {deadline:?}")]
+    Lost {
+        /// Lease namespace.
+        namespace: String,
+        /// Lease name.
+        name: String,
+        /// The renew deadline.
+        deadline: Duration,
+    },
+}
+
+/// How to elect a leader.
+#[derive(Clone, Debug)]
+pub struct LeaderElection {
+    /// Lease namespace.
+    pub namespace: String,
+    /// Lease name.
+    pub name: String,
+    /// Who we are (`hostname_pid` by default).
+    pub identity: String,
+    /// How long non-leaders wait after the last observed renewal before taking over.
+    pub lease_duration: Duration,
+    /// How long the leader keeps trying to renew before giving up leadership.
+    pub renew_deadline: Duration,
+    /// How often candidates try to acquire and the leader renews.
+    pub retry_period: Duration,
+}
+
+/// The default identity: `<hostname>_<pid>`.
+pub fn default_identity() -> String {
+    let host = hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}_{}", std::process::id())
+}
+
+/// The leader elector: remembers the lease record it last saw and when it changed (client-go's observed time,
+/// so clock skew between processes does not matter).
+pub struct Elector {
+    api: Api<Lease>,
+    config: LeaderElection,
+    observed: Option<(LeaseSpec, Instant)>,
+}
+
+fn now() -> MicroTime {
+    MicroTime(jiff::Timestamp::now())
+}
+
+fn seconds(duration: Duration) -> i32 {
+    i32::try_from(duration.as_secs().max(1)).unwrap_or(i32::MAX)
+}
+
+impl Elector {
+    /// An elector over the Lease of `config` in the control plane reached by `client`.
+    pub fn new(client: kube::Client, config: LeaderElection) -> Self {
+        Elector { api: Api::namespaced(client.clone(), &config.namespace), config, observed: None }
+    }
+
+    /// Creates the lease namespace when it is missing (ignoring refusals: creating the Lease will report them).
+    async fn ensure_namespace(&self) {
+        let namespaces: Api<Namespace> = Api::all(self.api.clone().into_client());
+        let namespace = Namespace {
+            metadata: ObjectMeta { name: Some(self.config.namespace.clone()), ..ObjectMeta::default() },
+            ..Namespace::default()
+        };
+        if let Err(error) = namespaces.create(&PostParams::default(), &namespace).await
+            && !matches!(&error, kube::Error::Api(s) if s.code == 409)
+        {
+            tracing::debug!(%error, "creating the leader election namespace");
+        }
+    }
+
+    /// Waits until this process holds the lease.
+    pub async fn acquire(&mut self) {
+        self.ensure_namespace().await;
+        tracing::info!(lease = %format!("{}/{}", self.config.namespace, self.config.name), identity = %self.config.identity, "attempting to acquire leader lease");
+        loop {
+            match self.try_acquire_or_renew().await {
+                Ok(true) => {
+                    tracing::info!(identity = %self.config.identity, "successfully acquired lease");
+                    return;
+                }
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "error retrieving or updating the leader lease"),
+            }
+            tokio::time::sleep(self.config.retry_period).await;
+        }
+    }
+
+    /// Renews the lease every retry period; returns when it could not be renewed within the renew deadline.
+    pub async fn hold(&mut self) -> LeaderError {
+        let mut last_renewed = Instant::now();
+        loop {
+            tokio::time::sleep(self.config.retry_period).await;
+            match self.try_acquire_or_renew().await {
+                Ok(true) => last_renewed = Instant::now(),
+                Ok(false) => {
+                    return self.lost();
+                }
+                Err(error) => tracing::warn!(%error, "renewing the leader lease"),
+            }
+            if last_renewed.elapsed() > self.config.renew_deadline {
+                return self.lost();
+            }
+        }
+    }
+
+    fn lost(&self) -> LeaderError {
+        LeaderError::Lost {
+            namespace: self.config.namespace.clone(),
+            name: self.config.name.clone(),
+            deadline: self.config.renew_deadline,
+        }
+    }
+
+    /// Gives the lease up (on a clean shutdown) so another process need not wait for it to expire.
+    pub async fn release(&mut self) {
+        let Ok(Some(mut lease)) = self.api.get_opt(&self.config.name).await else { return };
+        let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+        if spec.holder_identity.as_deref() != Some(self.config.identity.as_str()) {
+            return;
+        }
+        spec.holder_identity = None;
+        spec.lease_duration_seconds = Some(1);
+        spec.renew_time = Some(now());
+        if let Err(error) = self.api.replace(&self.config.name, &PostParams::default(), &lease).await {
+            tracing::warn!(%error, "releasing the leader lease");
+        }
+    }
+
+    /// One round of client-go's `tryAcquireOrRenew`: true when this process holds the lease afterwards.
+    async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
+        let me = self.config.identity.clone();
+        let desired = |previous: Option<&LeaseSpec>| {
+            let stamp = now();
+            let same_holder = previous.and_then(|p| p.holder_identity.as_deref()) == Some(me.as_str());
+            LeaseSpec {
+                holder_identity: Some(me.clone()),
+                lease_duration_seconds: Some(seconds(self.config.lease_duration)),
+                acquire_time: if same_holder {
+                    previous.and_then(|p| p.acquire_time.clone())
+                } else {
+                    Some(stamp.clone())
+                },
+                renew_time: Some(stamp),
+                lease_transitions: match previous {
+                    None => Some(0),
+                    Some(p) if same_holder => p.lease_transitions,
+                    Some(p) => Some(p.lease_transitions.unwrap_or(0) + 1),
+                },
+                ..previous.cloned().unwrap_or_default()
+            }
+        };
+        let Some(mut lease) = self.api.get_opt(&self.config.name).await? else {
+            let spec = desired(None);
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(self.config.name.clone()),
+                    namespace: Some(self.config.namespace.clone()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(spec.clone()),
+            };
+            return match self.api.create(&PostParams::default(), &lease).await {
+                Ok(_) => {
+                    self.observed = Some((spec, Instant::now()));
+                    Ok(true)
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+                Err(error) => Err(error),
+            };
+        };
+        let record = lease.spec.clone().unwrap_or_default();
+        let changed = self.observed.as_ref().is_none_or(|(seen, _)| *seen != record);
+        if changed {
+            self.observed = Some((record.clone(), Instant::now()));
+        }
+        let observed_at = self.observed.as_ref().map(|(_, at)| *at).unwrap_or_else(Instant::now);
+        let holder = record.holder_identity.as_deref().filter(|h| !h.is_empty());
+        let duration = Duration::from_secs(u64::try_from(record.lease_duration_seconds.unwrap_or(0)).unwrap_or(0));
+        let held_by_other = holder.is_some_and(|h| h != me);
+        if held_by_other && observed_at + duration > Instant::now() {
+            return Ok(false);
+        }
+        let spec = desired(Some(&record));
+        lease.spec = Some(spec.clone());
+        match self.api.replace(&self.config.name, &PostParams::default(), &lease).await {
+            Ok(_) => {
+                self.observed = Some((spec, Instant::now()));
+                Ok(true)
+            }
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+}
