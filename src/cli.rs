@@ -135,15 +135,7 @@ async fn run_apiserver(
         Mode::Aggregated => Instance::start_aggregated(storage, server, auth).await,
     }
     .context("starting the API server")?;
-    println!(
-        "storage ready: {} backend at revision {}, keys under {}",
-        instance.backend(),
-        instance.start_revision(),
-        instance.key_root()
-    );
-    let cert = instance.cert();
-    let origin = if cert.generated { "generated self-signed" } else { "loaded" };
-    println!("serving the Kubernetes API on {} ({origin} certificate {})", instance.url(), cert.cert_file.display());
+    print_started(&instance);
     if mode == Mode::Aggregated {
         println!("aggregated mode: serving only {}", Instance::AGGREGATED_GROUPS.join(", "));
     }
@@ -158,6 +150,19 @@ async fn run_apiserver(
     instance.serve(shutdown).await;
     println!("stopping");
     Ok(())
+}
+
+/// The lines saying where the started server keeps its data and serves.
+pub fn print_started(instance: &Instance) {
+    println!(
+        "storage ready: {} backend at revision {}, keys under {}",
+        instance.backend(),
+        instance.start_revision(),
+        instance.key_root()
+    );
+    let cert = instance.cert();
+    let origin = if cert.generated { "generated self-signed" } else { "loaded" };
+    println!("serving the Kubernetes API on {} ({origin} certificate {})", instance.url(), cert.cert_file.display());
 }
 
 /// Writes `contents` to `path`, readable only by the owner.

@@ -78,15 +78,7 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<()> {
     let instance = Instance::start(&storage, &serving_options(args, &files), &auth_options(&files))
         .await
         .context("starting the API server")?;
-    println!(
-        "storage ready: {} backend at revision {}, keys under {}",
-        instance.backend(),
-        instance.start_revision(),
-        instance.key_root()
-    );
-    let cert = instance.cert();
-    let origin = if cert.generated { "generated self-signed" } else { "loaded" };
-    println!("serving the Kubernetes API on {} ({origin} certificate {})", instance.url(), cert.cert_file.display());
+    crate::cli::print_started(&instance);
     let flotilla = Entry {
         name: flotilla_certs::CONTEXT.to_string(),
         server: instance.url(),
