@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use flotilla_testkit::server::ApiServer;
+use flotilla_testkit::{membersim::MemberSimProcess, server::ApiServer};
 use serde_json::Value;
 use support::{BackendKind, flotilla_binary};
 
@@ -351,72 +351,18 @@ async fn a_second_controllers_process_takes_over_when_the_leader_is_killed() {
 }
 
 /// A running `flotilla member-sim --clusters 2` (two 4-CPU, 16Gi nodes each); SIGTERM when dropped.
-struct MemberSim {
-    child: Child,
-    kubeconfig: std::path::PathBuf,
-    control: String,
-    _dir: tempfile::TempDir,
-}
-
-impl MemberSim {
-    fn start() -> MemberSim {
-        use std::io::BufRead;
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let kubeconfig = dir.path().join("members.kubeconfig");
-        let mut child = Command::new(flotilla_binary())
-            .args(["member-sim", "--clusters", "2", "--base-port", "0", "--control-port", "0"])
-            .args(["--nodes-per-cluster", "2", "--node-cpu", "4", "--node-memory", "16Gi", "--node-pods", "110"])
-            .arg("--kubeconfig-out")
-            .arg(&kubeconfig)
-            .arg("--state-dir")
-            .arg(dir.path().join("state"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("flotilla member-sim starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut control = String::new();
-        for line in std::io::BufReader::new(stdout).lines() {
-            let line = line.expect("a line of output");
-            if let Some(address) = line.strip_prefix("member-sim: control endpoint http://") {
-                control = address.to_owned();
-            }
-            if line.contains("clusters running") {
-                break;
-            }
-        }
-        assert!(!control.is_empty(), "member-sim printed its control endpoint");
-        MemberSim { child, kubeconfig, control, _dir: dir }
-    }
-
-    /// POST on the control endpoint; the status code.
-    fn control(&self, path: &str) -> u16 {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(&self.control).expect("the control endpoint accepts");
-        let request =
-            format!("POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", self.control);
-        stream.write_all(request.as_bytes()).expect("request sent");
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).expect("answer read");
-        answer.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
-    }
-}
-
-impl Drop for MemberSim {
-    fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
-        }
-        let _ = self.child.wait();
-    }
+/// Two simulated members with two 4-CPU nodes each.
+fn member_sim() -> MemberSimProcess {
+    let flags = ["--clusters", "2", "--nodes-per-cluster", "2", "--node-cpu", "4", "--node-memory", "16Gi"];
+    MemberSimProcess::start(flotilla_binary(), &[&flags[..], &["--node-pods", "110"][..]].concat())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_members_join_report_their_nodes_and_recover_from_a_stop() {
     let control = server().await;
-    let sim = MemberSim::start();
+    let sim = member_sim();
     for name in ["member1", "member2"] {
-        let output = join(&control, name, &sim.kubeconfig, &["--cluster-context", name]);
+        let output = join(&control, name, sim.kubeconfig(), &["--cluster-context", name]);
         assert!(output.status.success(), "join {name} failed: {}", text(&output));
     }
     let controllers = Controllers::start(&control, &[]);
@@ -434,7 +380,7 @@ async fn simulated_members_join_report_their_nodes_and_recover_from_a_stop() {
         assert_eq!((&allocatable["cpu"], &allocatable["memory"]), (&"8".into(), &"32Gi".into()), "{cluster}");
     }
 
-    assert_eq!(sim.control("/clusters/member2/stop"), 200);
+    assert_eq!(sim.control("POST", "/clusters/member2/stop"), 200);
     let cluster = eventually(Duration::from_secs(20), "member2 Ready=False", ready("member2", "False")).await;
     assert_eq!(condition(&cluster, "Ready").map(|c| c.1), Some("ClusterNotReachable".into()), "{}", controllers.log());
     eventually(Duration::from_secs(10), "member2 tainted not-ready", || {
@@ -445,7 +391,7 @@ async fn simulated_members_join_report_their_nodes_and_recover_from_a_stop() {
     let member1 = get_json(&control, &["get", "cluster", "member1"]).expect("member1");
     assert_eq!(condition(&member1, "Ready").map(|c| c.0), Some("True".into()), "member1 is unaffected");
 
-    assert_eq!(sim.control("/clusters/member2/start"), 200);
+    assert_eq!(sim.control("POST", "/clusters/member2/start"), 200);
     eventually(Duration::from_secs(30), "member2 Ready again without taints", || {
         let cluster = ready("member2", "True")()?;
         taint_keys(&cluster).is_empty().then_some(())

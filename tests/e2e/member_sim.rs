@@ -2,55 +2,34 @@
 //! get running pods, and the fault-control endpoint.
 
 use std::{
-    io::{BufRead, BufReader},
     os::unix::fs::PermissionsExt,
-    path::PathBuf,
-    process::{Child, Command, Output, Stdio},
+    path::Path,
+    process::{Command, Output, Stdio},
     time::{Duration, Instant},
 };
 
+use flotilla_testkit::membersim::MemberSimProcess;
+
 /// A running `flotilla member-sim`; stopped with SIGTERM when dropped.
 struct MemberSim {
-    child: Child,
-    kubeconfig: PathBuf,
-    control: String,
-    _dir: tempfile::TempDir,
+    process: MemberSimProcess,
 }
 
 impl MemberSim {
     /// Starts `--clusters 2` with two 4-CPU nodes each and waits for its "running" line.
     fn start() -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let kubeconfig = dir.path().join("members.kubeconfig");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-            .args(["member-sim", "--clusters", "2", "--base-port", "0", "--control-port", "0"])
-            .args(["--nodes-per-cluster", "2", "--node-cpu", "4", "--node-memory", "16Gi", "--node-pods", "110"])
-            .args(["--region", "member1=eu-west-1", "--zone", "member1=eu-west-1a"])
-            .arg("--kubeconfig-out")
-            .arg(&kubeconfig)
-            .arg("--state-dir")
-            .arg(dir.path().join("state"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("flotilla member-sim starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut control = String::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("a line of output");
-            if let Some(address) = line.strip_prefix("member-sim: control endpoint http://") {
-                control = address.to_string();
-            }
-            if line.contains("clusters running") {
-                break;
-            }
+        let flags = ["--clusters", "2", "--nodes-per-cluster", "2", "--node-cpu", "4", "--node-memory", "16Gi"];
+        let more = ["--node-pods", "110", "--region", "member1=eu-west-1", "--zone", "member1=eu-west-1a"];
+        Self {
+            process: MemberSimProcess::start(
+                Path::new(env!("CARGO_BIN_EXE_flotilla")),
+                &[&flags[..], &more[..]].concat(),
+            ),
         }
-        assert!(!control.is_empty(), "member-sim printed its control endpoint");
-        Self { child, kubeconfig, control, _dir: dir }
     }
 
     fn kubectl(&self, context: &str, args: &[&str]) -> Output {
-        let output = flotilla_testkit::kubectl_command(&self.kubeconfig)
+        let output = flotilla_testkit::kubectl_command(self.process.kubeconfig())
             .args(["--context", context, "--request-timeout", "5s"])
             .args(args)
             .output();
@@ -73,7 +52,7 @@ impl MemberSim {
     }
 
     fn apply(&self, context: &str, manifest: &str) {
-        let mut child = flotilla_testkit::kubectl_command(&self.kubeconfig)
+        let mut child = flotilla_testkit::kubectl_command(self.process.kubeconfig())
             .args(["--context", context, "apply", "-f", "-"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -95,29 +74,6 @@ impl MemberSim {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("{object} {jsonpath} is {last:?}, not {want:?}, after ten seconds");
-    }
-
-    /// POSTs or DELETEs on the control endpoint (plain HTTP/1.1); the status code.
-    fn control(&self, method: &str, path: &str) -> u16 {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(&self.control).expect("the control endpoint accepts");
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.control
-        );
-        stream.write_all(request.as_bytes()).expect("request sent");
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).expect("answer read");
-        answer.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
-    }
-}
-
-impl Drop for MemberSim {
-    fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
-        }
-        let _ = self.child.wait();
     }
 }
 
@@ -143,7 +99,7 @@ spec:
 #[test]
 fn each_simulated_cluster_has_ready_nodes_with_topology_and_its_kubernetes_version() {
     let sim = MemberSim::start();
-    let mode = std::fs::metadata(&sim.kubeconfig).expect("the kubeconfig exists").permissions().mode();
+    let mode = std::fs::metadata(sim.process.kubeconfig()).expect("the kubeconfig exists").permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the kubeconfig holds private keys");
     for context in ["member1", "member2"] {
         let nodes = sim.ok(context, &["get", "nodes", "--no-headers"]);
@@ -204,7 +160,7 @@ fn a_deployment_too_large_for_the_nodes_leaves_pods_pending_as_unschedulable() {
 #[test]
 fn a_stopped_cluster_refuses_connections_until_it_is_started_again() {
     let sim = MemberSim::start();
-    assert_eq!(sim.control("POST", "/clusters/member2/stop"), 200);
+    assert_eq!(sim.process.control("POST", "/clusters/member2/stop"), 200);
     let refused = sim.kubectl("member2", &["get", "nodes"]);
     assert!(!refused.status.success());
     assert!(
@@ -213,18 +169,18 @@ fn a_stopped_cluster_refuses_connections_until_it_is_started_again() {
         String::from_utf8_lossy(&refused.stderr)
     );
     sim.ok("member1", &["get", "nodes"]);
-    assert_eq!(sim.control("POST", "/clusters/member2/start"), 200);
+    assert_eq!(sim.process.control("POST", "/clusters/member2/start"), 200);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !sim.kubectl("member2", &["get", "nodes"]).status.success() {
         assert!(Instant::now() < deadline, "member2 serves again after start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(sim.control("POST", "/clusters/member2/errors?status=503"), 200);
+    assert_eq!(sim.process.control("POST", "/clusters/member2/errors?status=503"), 200);
     let failing = sim.kubectl("member2", &["get", "nodes"]);
     assert!(String::from_utf8_lossy(&failing.stderr).contains("ServiceUnavailable"));
-    assert_eq!(sim.control("DELETE", "/clusters/member2/errors"), 200);
+    assert_eq!(sim.process.control("DELETE", "/clusters/member2/errors"), 200);
     sim.ok("member2", &["get", "nodes"]);
-    assert_eq!(sim.control("POST", "/clusters/member9/stop"), 404);
+    assert_eq!(sim.process.control("POST", "/clusters/member9/stop"), 404);
 }
 
 /// Runs kubectl against `context`'s server with only the bearer `token` (no client certificate).

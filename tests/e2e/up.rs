@@ -147,9 +147,10 @@ fn dynamic_cluster_list(kubeconfig: &Path) -> Vec<(String, bool)> {
     })
 }
 
-fn post(url: &str) {
-    let status = Command::new("curl").args(["-sf", "-X", "POST", url]).output().expect("curl");
-    assert!(status.status.success(), "POST {url}");
+/// POST on the member control endpoint `up` printed (`http://host:port`); asserts 200.
+fn post(endpoint: &str, path: &str) {
+    let address = endpoint.trim_start_matches("http://");
+    assert_eq!(flotilla_testkit::membersim::control_request(address, "POST", path), 200, "POST {path}");
 }
 
 #[test]
@@ -178,7 +179,7 @@ fn up_joins_three_simulated_members_that_follow_their_health_and_survive_a_resta
         ok(&kubeconfig, &["get", "--raw", "/apis/cluster.karmada.io/v1alpha1/clusters/member1/proxy/api/v1/nodes"]);
     assert!(proxied.contains("member1-node-1"), "{proxied}");
 
-    post(&format!("{}/clusters/member2/stop", up.control()));
+    post(&up.control(), "/clusters/member2/stop");
     eventually(Duration::from_secs(20), "member2 turning NotReady", || {
         let (status, reason, taints) = readiness(&kubeconfig, "member2");
         status == "False"
@@ -186,7 +187,7 @@ fn up_joins_three_simulated_members_that_follow_their_health_and_survive_a_resta
             && taints.iter().any(|t| t == "cluster.karmada.io/not-ready")
     });
     assert_eq!(readiness(&kubeconfig, "member1").0, "True", "the other members are not affected");
-    post(&format!("{}/clusters/member2/start", up.control()));
+    post(&up.control(), "/clusters/member2/start");
     eventually(Duration::from_secs(20), "member2 Ready again without its taint", || {
         let (status, _, taints) = readiness(&kubeconfig, "member2");
         status == "True" && taints.is_empty()

@@ -3,6 +3,7 @@
 pub mod backends;
 pub mod etcd;
 pub mod identity;
+pub mod membersim;
 pub mod ports;
 pub mod server;
 
