@@ -19,19 +19,24 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use super::AuthnError;
 use crate::auth::UserInfo;
 
-/// How long a verified chain is trusted without checking its signatures again (never past its leaf's expiry).
+/// How long a verification's answer is remembered: a verified chain is trusted without checking its signatures again
+/// (never past its leaf's expiry), a refused one refused again (the CA bundle does not change while serving).
 const VERIFIED_FOR: Duration = Duration::from_secs(60);
 
 /// Most chains remembered as verified; beyond, the memory starts over.
 const VERIFIED_LIMIT: usize = 4096;
 
-/// Verifies client certificate chains against one CA bundle, remembering recent successes: a client sends the same
-/// chain with every request of a connection, and checking its signatures each time would dominate small requests.
+/// Until when a verification's answer holds, and the answer (`None`: verified; else why not).
+type Remembered = (SystemTime, Option<String>);
+
+/// Verifies client certificate chains against one CA bundle, remembering recent answers: a client sends the same
+/// chain with every request of a connection (and every chain is checked against the front-proxy CA too), and
+/// checking signatures each time would dominate small requests.
 #[derive(Clone)]
 pub struct CaVerifier {
     verifier: Arc<dyn ClientCertVerifier>,
-    /// SHA-256 of a verified chain → until when it counts as verified.
-    verified: Arc<Mutex<HashMap<[u8; 32], SystemTime>>>,
+    /// SHA-256 of a chain → its remembered answer.
+    verified: Arc<Mutex<HashMap<[u8; 32], Remembered>>>,
     /// Where the bundle came from (a flag and file, or a ConfigMap key), for messages.
     source: String,
 }
@@ -76,19 +81,26 @@ impl CaVerifier {
         };
         let now = SystemTime::now();
         let digest = chain_digest(chain);
-        if self.verified.lock().get(&digest).is_some_and(|until| now < *until) {
-            return Ok(());
+        if let Some((until, answer)) = self.verified.lock().get(&digest)
+            && now < *until
+        {
+            return answer.clone().map_or(Ok(()), Err);
         }
-        self.verifier
+        let answer = self
+            .verifier
             .verify_client_cert(leaf, intermediates, UnixTime::since_unix_epoch(since_epoch(now)))
-            .map_err(|e| format!("verifying the client certificate against {}: {e}", self.source))?;
-        let until = not_after(leaf).map_or(now, |expiry| expiry.min(now + VERIFIED_FOR));
+            .map(|_| ())
+            .map_err(|e| format!("verifying the client certificate against {}: {e}", self.source));
+        let until = match &answer {
+            Ok(()) => not_after(leaf).map_or(now, |expiry| expiry.min(now + VERIFIED_FOR)),
+            Err(_) => now + VERIFIED_FOR,
+        };
         let mut verified = self.verified.lock();
         if verified.len() >= VERIFIED_LIMIT {
             verified.clear();
         }
-        verified.insert(digest, until);
-        Ok(())
+        verified.insert(digest, (until, answer.clone().err()));
+        answer
     }
 }
 
