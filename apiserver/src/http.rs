@@ -24,6 +24,7 @@ use axum::{
 };
 use http::{HeaderValue, Method, StatusCode, header};
 
+pub(crate) use handlers::read_body;
 pub use request_info::{RequestInfo, ResourceRequest, Target, Verb};
 
 use crate::{

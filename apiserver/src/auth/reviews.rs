@@ -12,10 +12,8 @@ use std::{
     sync::{Arc, Weak},
 };
 
-use axum::{body::Body, extract::Request, response::Response};
-use bytes::Bytes;
+use axum::{extract::Request, response::Response};
 use http::{StatusCode, header};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use k8s_openapi::api::authentication::v1 as authentication;
 use parking_lot::RwLock;
 use serde_json::{Value, json};
@@ -243,24 +241,13 @@ async fn serve_checked(
     let supported = Supported { yaml: true, ..Supported::JSON };
     let negotiated = media::negotiate(header(header::ACCEPT), supported, parts.uri.query().unwrap_or(""))?;
     let encoding = Encoding::of(&negotiated, header(header::USER_AGENT).unwrap_or_default());
-    let body = read_body(body, state.max_body_bytes).await?;
+    let body = crate::http::read_body(body, &parts.headers, state.max_body_bytes).await?;
     let mut object = media::decode_body_as(header(header::CONTENT_TYPE), &body, &described.kind)?;
     check_type(&mut object, described)?;
     let user = parts.extensions.get::<UserInfo>().cloned().unwrap_or_else(UserInfo::anonymous);
     let context = ReviewRequest { user, namespace: target.namespace.clone().filter(|_| described.namespaced) };
     let answered = (resource.handler)(state, &context, object).await?;
     Ok(response::value(StatusCode::CREATED, encoding, &answered))
-}
-
-/// Reads the whole body, refusing (413) more than `limit` bytes.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => {
-            Err(ApiError::too_large(format!("Request entity too large: limit is {limit}")))
-        }
-        Err(error) => Err(ApiError::bad_request(format!("reading the request body: {error}"))),
-    }
 }
 
 /// Fills a missing `apiVersion`/`kind` from the endpoint and refuses (400) ones naming something else.

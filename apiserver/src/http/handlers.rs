@@ -338,8 +338,8 @@ fn unsupported_patch(strategic: bool) -> ApiError {
     )
 }
 
-/// Reads the whole body, refusing (413) more than `limit` bytes.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+/// Reads the whole body, refusing (413) more than `limit` bytes (by its `Content-Length` before reading, when given).
+pub(crate) async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || ApiError::too_large(format!("Request entity too large: limit is {limit}"));
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());

@@ -152,6 +152,16 @@ impl Resource<'_> {
         operation
     }
 
+    /// POST of the collection in `scope`: creates one object (201/202), with its body.
+    fn create_operation(&self, scope: &str) -> Map<String, Value> {
+        let kind = &self.info.kind;
+        let description = format!("create {} {kind}", article(kind));
+        let parameters = vec![dry_run(), field_manager(), field_validation()];
+        let mut create = self.operation("create", scope, "", description, "post", parameters, self.written(true, true));
+        create.insert("requestBody".into(), self.body());
+        create
+    }
+
     fn ok(&self) -> Value {
         json!({"200": response("OK", &self.kind_ref), "401": {"description": "Unauthorized"}})
     }
@@ -319,17 +329,7 @@ fn add_create_path(paths: &mut Map<String, Value>, prefix: &str, resource: &Reso
     } else {
         (format!("{prefix}/{}", info.plural), "", vec![])
     };
-    let kind = &info.kind;
-    let mut create = resource.operation(
-        "create",
-        scope,
-        "",
-        format!("create {} {kind}", article(kind)),
-        "post",
-        vec![dry_run(), field_manager(), field_validation()],
-        resource.written(true, true),
-    );
-    create.insert("requestBody".into(), resource.body());
+    let create = resource.create_operation(scope);
     parameters.push(pretty());
     paths.insert(path, json!({"post": create, "parameters": parameters}));
 }
@@ -368,16 +368,7 @@ fn add_paths(paths: &mut Map<String, Value>, prefix: &str, resource: &Resource<'
         list_responses,
     );
     collection_path.insert("get".into(), list.into());
-    let mut create = resource.operation(
-        "create",
-        scope,
-        "",
-        format!("create {} {kind}", article(kind)),
-        "post",
-        vec![dry_run(), field_manager(), field_validation()],
-        resource.written(true, true),
-    );
-    create.insert("requestBody".into(), resource.body());
+    let create = resource.create_operation(scope);
     collection_path.insert("post".into(), create.into());
     let mut collection_parameters = list_parameters();
     collection_parameters.extend(delete_parameters());

@@ -1,7 +1,6 @@
 //! The `scale` subresource of Deployments, ReplicaSets and StatefulSets: `autoscaling/v1` Scale over `spec.replicas`.
 
 use http::{Method, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
 use serde_json::{Value, json};
 
 use crate::{
@@ -78,11 +77,7 @@ async fn write(request: ConnectRequest) -> Result<Value, ApiError> {
     let ConnectRequest { store, namespace, name, user, request, state, .. } = request;
     let (parts, body) = request.into_parts();
     let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = Limited::new(body, state.max_body_bytes)
-        .collect()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?
-        .to_bytes();
+    let body = crate::http::read_body(body, &parts.headers, state.max_body_bytes).await?;
     let patch_type = match parts.method {
         Method::PATCH => {
             let found = content_type.as_deref().and_then(PatchType::from_content_type);

@@ -2,7 +2,6 @@
 
 use axum::response::Response;
 use http::{Method, StatusCode, header};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 
 use super::now_seconds;
@@ -46,13 +45,7 @@ async fn serve(request: ConnectRequest) -> Result<Response, ApiError> {
     let supported = Supported { yaml: true, ..Supported::JSON };
     let negotiated = media::negotiate(header(header::ACCEPT), supported, parts.uri.query().unwrap_or(""))?;
     let encoding = Encoding::of(&negotiated, header(header::USER_AGENT).unwrap_or_default());
-    let body = match Limited::new(body, state.max_body_bytes).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<LengthLimitError>() => {
-            return Err(ApiError::too_large(format!("Request entity too large: limit is {}", state.max_body_bytes)));
-        }
-        Err(error) => return Err(ApiError::bad_request(format!("reading the request body: {error}"))),
-    };
+    let body = crate::http::read_body(body, &parts.headers, state.max_body_bytes).await?;
     let request = media::decode_body_as(header(header::CONTENT_TYPE), &body, "TokenRequest")?;
     let namespace = namespace.unwrap_or_default();
     let account = store.get_cached(Some(&namespace), &name).await?;
