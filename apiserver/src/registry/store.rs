@@ -451,6 +451,15 @@ impl ResourceStore {
         self.last_write.load(Ordering::Acquire)
     }
 
+    /// The revision a cache read for `resourceVersion` must reach. Unset means "most recent"; `0` ("any") still
+    /// waits for this server's own writes, so a client reads what it just wrote; any other value is a floor.
+    fn cache_floor(&self, requested: Option<Revision>) -> Revision {
+        match requested {
+            None | Some(0) => self.consistent_revision(),
+            Some(revision) => revision,
+        }
+    }
+
     fn cache_error(&self, error: CacheError, name: &str) -> ApiError {
         match error {
             CacheError::Store(error) => ApiError::from_store(error, &self.group_resource(), name),

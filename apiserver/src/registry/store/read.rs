@@ -147,7 +147,7 @@ pub(super) async fn list(
         }
         (None, _) if limit > 0 => from_storage(store, &prefix, 0, None, limit, &predicate, None).await,
         (requested, _) => {
-            let min = requested.unwrap_or_else(|| store.consistent_revision());
+            let min = store.cache_floor(requested);
             from_cache(store, &prefix, min, limit, &predicate).await
         }
     }

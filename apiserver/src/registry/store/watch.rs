@@ -43,7 +43,7 @@ pub(super) async fn watch(
     };
     let start = if initial_state {
         // Wait until the cache has what the request needs to see: the newest writes, or the given revision.
-        let min = requested.unwrap_or_else(|| store.consistent_revision());
+        let min = store.cache_floor(requested);
         if min > 0 {
             store.cache.list(&prefix, min).await.map_err(|e| store.cache_error(e, ""))?;
         }

@@ -139,3 +139,28 @@ async fn a_watch_ends_at_its_timeout() {
     let ended = tokio::time::timeout(Duration::from_secs(5), watch.next()).await;
     assert!(matches!(ended, Ok(None)), "the stream ends after timeoutSeconds");
 }
+
+#[tokio::test]
+async fn reads_from_any_revision_still_see_this_servers_own_writes() {
+    let h = Harness::new(vec![configmaps()]).await;
+    let cms = h.resource("configmaps");
+    let any = ListOptions { resource_version: "0".into(), ..ListOptions::default() };
+    let streamed = ListOptions {
+        resource_version: "0".into(),
+        send_initial_events: Some(true),
+        resource_version_match: Some(ResourceVersionMatch::NotOlderThan),
+        ..ListOptions::default()
+    };
+    for i in 0..100 {
+        let written = format!("cm-{i}");
+        create(&cms, Some("ns"), configmap("ns", &written, json!({}))).await;
+        let list = cms.list(Some("ns"), &any).await.unwrap();
+        assert_eq!(list.items.len(), i + 1, "a list at resourceVersion=0 right after creating {written}");
+        let mut watch = cms.watch(Some("ns"), &streamed).await.unwrap();
+        let mut names = Vec::new();
+        for _ in 0..=i {
+            names.push(name(&next_event(&mut watch).await).to_string());
+        }
+        assert!(names.contains(&written), "the initial events right after creating {written}: {names:?}");
+    }
+}
