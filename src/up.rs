@@ -11,7 +11,7 @@ use anyhow::Context;
 use flotilla_apis::cluster::v1alpha1::Cluster;
 use flotilla_apiserver::{
     auth::{AuthOptions, authz::AuthorizationMode},
-    server::{Instance, ServerOptions, ShutdownRequests},
+    server::{Instance, ServerOptions, ShutdownRequests, flags},
     storage::StorageOptions,
 };
 use flotilla_certs::{Files, InitOptions, InitReport};
@@ -181,12 +181,7 @@ fn auth_options(files: &Files) -> AuthOptions {
 
 /// Starts `member1..N` (their state lives in memory: each run starts them afresh).
 async fn start_members(args: &UpArgs) -> anyhow::Result<Vec<SimulatedCluster>> {
-    #[derive(clap::Parser)]
-    struct Defaults {
-        #[command(flatten)]
-        members: MemberSimArgs,
-    }
-    let mut sim = <Defaults as clap::Parser>::parse_from(["flotilla", "--kubeconfig-out", "unused"]).members;
+    let mut sim: MemberSimArgs = flags::defaults(&["--kubeconfig-out", "unused"]);
     sim.clusters = args.members;
     sim.base_port = args.member_base_port;
     for index in 0..args.members {
@@ -257,12 +252,7 @@ async fn client(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
 
 /// The controllers' flags: the `up` intervals, leader election as in production.
 fn controllers_args(args: &UpArgs, kubeconfig: &Path) -> ControllersArgs {
-    #[derive(clap::Parser)]
-    struct Defaults {
-        #[command(flatten)]
-        controllers: ControllersArgs,
-    }
-    let mut controllers = <Defaults as clap::Parser>::parse_from(["flotilla", "--kubeconfig", "unused"]).controllers;
+    let mut controllers: ControllersArgs = flags::defaults(&["--kubeconfig", "unused"]);
     controllers.kubeconfig = kubeconfig.to_path_buf();
     controllers.context = Some(flotilla_certs::CONTEXT.to_string());
     controllers.cluster_status_update_frequency = args.cluster_status_update_frequency;

@@ -1,5 +1,6 @@
 //! The HTTPS server: TLS checked before binding, hyper (h2 and http/1.1) serving the API router, graceful drain.
 
+pub mod flags;
 pub mod health;
 mod instance;
 pub mod kubeconfig;
@@ -83,12 +84,7 @@ pub struct ServerOptions {
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        #[derive(clap::Parser)]
-        struct Defaults {
-            #[command(flatten)]
-            server: ServerOptions,
-        }
-        <Defaults as clap::Parser>::parse_from(["flotilla"]).server
+        flags::defaults(&[])
     }
 }
 

@@ -67,12 +67,7 @@ pub struct AuthenticationOptions {
 
 impl Default for AuthenticationOptions {
     fn default() -> Self {
-        #[derive(clap::Parser)]
-        struct Defaults {
-            #[command(flatten)]
-            options: AuthenticationOptions,
-        }
-        <Defaults as clap::Parser>::parse_from(["flotilla"]).options
+        crate::server::flags::defaults(&[])
     }
 }
 

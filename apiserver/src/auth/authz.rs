@@ -57,12 +57,7 @@ pub struct AuthorizationOptions {
 
 impl Default for AuthorizationOptions {
     fn default() -> Self {
-        #[derive(clap::Parser)]
-        struct Defaults {
-            #[command(flatten)]
-            options: AuthorizationOptions,
-        }
-        <Defaults as clap::Parser>::parse_from(["flotilla"]).options
+        crate::server::flags::defaults(&[])
     }
 }
 

@@ -36,12 +36,7 @@ pub struct StorageOptions {
 impl StorageOptions {
     /// The embedded store in `data_dir`, every other option at its command-line default.
     pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
-        #[derive(clap::Parser)]
-        struct Defaults {
-            #[command(flatten)]
-            storage: StorageOptions,
-        }
-        let mut options = <Defaults as clap::Parser>::parse_from(["flotilla"]).storage;
+        let mut options: Self = crate::server::flags::defaults(&[]);
         options.data_dir = data_dir.into();
         options
     }
