@@ -120,12 +120,9 @@ impl Auth {
     /// # Errors
     /// Unreadable files or kubeconfigs named by the flags.
     pub async fn new(options: &AuthOptions, registry: &crate::registry::Registry) -> Result<Self, AuthError> {
-        reviews::register_authentication();
-        let auth = Self {
+        Ok(Self {
             authenticator: authn::Authenticator::new(&options.authentication).await?,
             authorizer: authz::AuthorizerChain::new(&options.authorization, registry).await?,
-        };
-        reviews::serve_on(registry);
-        Ok(auth)
+        })
     }
 }

@@ -162,12 +162,10 @@ async fn dispatch(State(state): State<ApiState>, request: Request) -> Response {
         None => RequestInfo::parse(request.method(), request.uri().path(), request.uri().query().unwrap_or("")),
     };
     match &info.target {
-        Target::Resource(target) => {
-            match crate::auth::reviews::lookup(&state.registry, &target.group, &target.version, &target.resource) {
-                Some(review) => crate::auth::reviews::serve(&state, &info, target, &review, request).await,
-                None => handlers::serve(&state, &info, target, request).await,
-            }
-        }
+        Target::Resource(target) => match state.registry.review(&target.group, &target.version, &target.resource) {
+            Some(review) => crate::auth::reviews::serve(&state, &info, target, &review, request).await,
+            None => handlers::serve(&state, &info, target, request).await,
+        },
         Target::NonResource => non_resource(&state, request).await,
     }
 }

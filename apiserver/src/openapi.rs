@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 
 use crate::{
-    auth::reviews::{self, VirtualResource},
+    auth::reviews::VirtualResource,
     registry::{Registry, ResourceStore},
 };
 
@@ -71,7 +71,7 @@ fn documents(registry: &Registry) -> Arc<Documents> {
     if let Some(found) = CACHE.lock().iter().find(|d| d.generation == generation) {
         return found.clone();
     }
-    let built = Arc::new(build(generation, &registry.resources(), &reviews::served(registry)));
+    let built = Arc::new(build(generation, &registry.resources(), &registry.reviews()));
     let mut cache = CACHE.lock();
     if let Some(found) = cache.iter().find(|d| d.generation == generation) {
         return found.clone();

@@ -2,6 +2,7 @@
 
 pub mod builtin;
 pub mod crd;
+mod endpoints;
 mod gc;
 pub mod karmada;
 mod namespaces;
@@ -52,6 +53,8 @@ struct RegistryInner {
     generation: AtomicU64,
     /// How much each resource's caches keep.
     tuning: StoreTuning,
+    /// The review kinds and connect subresources answered without storage.
+    endpoints: endpoints::Endpoints,
 }
 
 /// Source of registry generations, so that no two states of any registries share one.
@@ -73,7 +76,9 @@ impl Registry {
             let admission = AdmissionChain::default();
             admission.push(Arc::new(NamespaceLifecycle::new(registry.clone())));
             let generation = AtomicU64::new(next_generation());
-            RegistryInner { store, keys, resources: RwLock::new(BTreeMap::new()), admission, generation, tuning }
+            let resources = RwLock::new(BTreeMap::new());
+            let endpoints = endpoints::Endpoints::default();
+            RegistryInner { store, keys, resources, admission, generation, tuning, endpoints }
         });
         Self { inner }
     }
@@ -114,9 +119,9 @@ impl Registry {
         removed
     }
 
-    /// A number that changes whenever a resource is registered or unregistered, never the same for two states of
-    /// any registries in the process: caches derived from the resource set (OpenAPI documents) key on it. Read it
-    /// before reading the resources.
+    /// A number that changes whenever a resource or an unstored endpoint is registered or unregistered, never the
+    /// same for two states of any registries in the process: caches derived from the resource set (discovery and
+    /// OpenAPI documents) key on it. Read it before reading the resources.
     pub fn generation(&self) -> u64 {
         self.inner.generation.load(Ordering::Acquire)
     }

@@ -24,6 +24,7 @@ use flotilla_apiserver::{
     auth::{
         Auth, AuthOptions,
         authn::serviceaccount::{self, ServiceAccountTokens},
+        reviews,
     },
     http::{self, ApiState},
     machinery::{ApiError, StatusReason},
@@ -191,6 +192,7 @@ impl SimulatedCluster {
         )
         .map_err(|e| fail("loading its ServiceAccount signing key", &e))?;
         controllers.push(serviceaccount::enable(&mut auth, &registry, Arc::new(tokens)));
+        reviews::serve_on(&registry);
         let server_options = ServerOptions {
             bind_address: Ipv4Addr::LOCALHOST.into(),
             secure_port: spec.port,

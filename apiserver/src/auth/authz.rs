@@ -121,7 +121,6 @@ impl AuthorizerChain {
     /// A webhook kubeconfig that cannot be read.
     pub async fn new(options: &AuthorizationOptions, registry: &Registry) -> Result<Self, AuthzError> {
         let modes = options.authorization_mode.clone();
-        review::register();
         let mut tasks = Vec::new();
         let serves_rbac = registry.lookup(rbac::RBAC_GROUP, "v1", "clusterroles").is_some();
         let index = if serves_rbac {

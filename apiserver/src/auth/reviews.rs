@@ -1,21 +1,15 @@
 //! Create-only resources that are answered, never stored: the identity and access review APIs.
 //!
-//! A review kind is registered once per process with [`register`] (its [`ResourceInfo`] and a handler turning the
-//! decoded request object into the answered one): the catalog of kinds this binary can answer. Each instance then
-//! opts in with [`serve_on`] for its registry (so registries of other instances or of tests are unaffected).
-//! Discovery of an opted-in registry lists the reviews with the single verb `create`; the HTTP dispatcher sends
-//! their requests to [`serve`].
+//! A registry answers a review kind once given it with [`Registry::serve_review`] (its [`ResourceInfo`] and a
+//! handler turning the decoded request object into the answered one); [`serve_on`] gives it all of them (an
+//! aggregated instance does not: its host answers them). Discovery lists the reviews with the single verb `create`;
+//! the HTTP dispatcher sends their requests to [`serve`].
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::{Arc, Weak},
-};
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use axum::{extract::Request, response::Response};
 use http::{StatusCode, header};
 use k8s_openapi::api::authentication::v1 as authentication;
-use parking_lot::RwLock;
 use serde_json::{Value, json};
 
 use super::UserInfo;
@@ -30,7 +24,6 @@ use crate::{
     },
     registry::{Registry, ResourceInfo},
     schema::KindSchema,
-    storage::Store,
 };
 
 /// What a review handler answers: the object with its `status` filled in.
@@ -63,97 +56,25 @@ pub struct VirtualResource {
 /// The verbs discovery lists for a virtual resource.
 pub const VERBS: [&str; 1] = ["create"];
 
-static RESOURCES: RwLock<Vec<Arc<VirtualResource>>> = RwLock::new(Vec::new());
-
-/// The registries (by their storage, held weakly so an address is never reused while listed) serving the catalog.
-static SERVING: RwLock<Vec<Weak<dyn Store>>> = RwLock::new(Vec::new());
-
-/// Adds `resource` to the catalog (replacing one with the same group, version and plural). Register before the
-/// server serves: cached discovery documents do not notice later registrations.
-pub fn register(resource: VirtualResource) {
-    let mut resources = RESOURCES.write();
-    let info = &resource.info;
-    resources
-        .retain(|r| (&r.info.group, &r.info.version, &r.info.plural) != (&info.group, &info.version, &info.plural));
-    resources.push(Arc::new(resource));
+/// The verbs discovery lists for `info`: [`VERBS`] for a review kind `registry` serves, else `stored`.
+pub fn verbs<'a>(registry: &Registry, info: &ResourceInfo, stored: &'a [&'a str]) -> &'a [&'a str] {
+    if registry.is_review(info) { &VERBS } else { stored }
 }
 
-/// Serves the catalog on `registry`'s instance (discovery and requests).
+/// Serves the identity and access review APIs on `registry`: `authentication.k8s.io/v1` SelfSubjectReview and
+/// TokenReview, and the four `authorization.k8s.io/v1` access reviews.
 pub fn serve_on(registry: &Registry) {
-    let mut serving = SERVING.write();
-    serving.retain(|weak| weak.strong_count() > 0);
-    if !serving_on(&serving, registry) {
-        serving.push(Arc::downgrade(registry.storage()));
-    }
+    serve_authentication(registry);
+    super::authz::review::serve_on(registry);
 }
 
-/// Stops serving the catalog on `registry`'s instance (an aggregated instance leaves reviews to its host).
-pub fn stop_on(registry: &Registry) {
-    SERVING
-        .write()
-        .retain(|weak| weak.strong_count() > 0 && !std::ptr::addr_eq(weak.as_ptr(), Arc::as_ptr(registry.storage())));
-}
-
-/// Stops serving the catalog on every instance of this process. Like [`register`], call it before serving.
-pub fn clear() {
-    SERVING.write().clear();
-}
-
-fn serving_on(serving: &[Weak<dyn Store>], registry: &Registry) -> bool {
-    let store = Arc::as_ptr(registry.storage());
-    serving.iter().any(|weak| weak.strong_count() > 0 && std::ptr::addr_eq(weak.as_ptr(), store))
-}
-
-/// The virtual resource at this group, version and plural, when `registry`'s instance serves reviews.
-pub fn lookup(registry: &Registry, group: &str, version: &str, plural: &str) -> Option<Arc<VirtualResource>> {
-    if !serving_on(&SERVING.read(), registry) {
-        return None;
-    }
-    find(group, version, plural)
-}
-
-fn find(group: &str, version: &str, plural: &str) -> Option<Arc<VirtualResource>> {
-    RESOURCES
-        .read()
-        .iter()
-        .find(|r| r.info.group == group && r.info.version == version && r.info.plural == plural)
-        .cloned()
-}
-
-/// The virtual resources `registry`'s instance serves (for OpenAPI).
-pub fn served(registry: &Registry) -> Vec<Arc<VirtualResource>> {
-    if !serving_on(&SERVING.read(), registry) {
-        return Vec::new();
-    }
-    RESOURCES.read().clone()
-}
-
-/// The descriptions of the virtual resources `registry`'s instance serves, for discovery.
-pub fn infos(registry: &Registry) -> Vec<ResourceInfo> {
-    if !serving_on(&SERVING.read(), registry) {
-        return Vec::new();
-    }
-    RESOURCES.read().iter().map(|r| r.info.clone()).collect()
-}
-
-/// Whether `info` describes a virtual resource of the catalog (whose only verb is `create`).
-pub fn is_virtual(info: &ResourceInfo) -> bool {
-    find(&info.group, &info.version, &info.plural).is_some_and(|r| r.info == *info)
-}
-
-/// The verbs discovery lists for `info`: [`VERBS`] for a virtual resource, else `stored`.
-pub fn verbs<'a>(info: &ResourceInfo, stored: &'a [&'a str]) -> &'a [&'a str] {
-    if is_virtual(info) { &VERBS } else { stored }
-}
-
-/// Registers `authentication.k8s.io/v1` SelfSubjectReview and TokenReview.
-pub fn register_authentication() {
-    register(VirtualResource {
+fn serve_authentication(registry: &Registry) {
+    registry.serve_review(VirtualResource {
         info: ResourceInfo::new("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", false),
         handler: |_, request, object| Box::pin(async move { Ok(self_subject_review(&request.user, object)) }),
         schema: KindSchema::builtin::<authentication::SelfSubjectReview>,
     });
-    register(VirtualResource {
+    registry.serve_review(VirtualResource {
         info: ResourceInfo::new("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", false),
         handler: |state, _, object| Box::pin(token_review(state, object)),
         schema: KindSchema::builtin::<authentication::TokenReview>,
@@ -295,8 +216,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reviews_are_served_only_on_the_registries_that_opt_in() {
-        register_authentication();
+    async fn reviews_are_served_only_on_the_registries_given_them() {
         let registry = || async {
             let dir = tempfile::tempdir().unwrap();
             let options = crate::storage::EmbeddedOptions::new(dir.path());
@@ -306,19 +226,20 @@ mod tests {
         };
         let (_serving_dir, serving) = registry().await;
         let (_other_dir, other) = registry().await;
-        assert!(lookup(&other, "authentication.k8s.io", "v1", "selfsubjectreviews").is_none());
-        assert!(lookup(&serving, "authentication.k8s.io", "v1", "selfsubjectreviews").is_none());
+        assert!(serving.review("authentication.k8s.io", "v1", "selfsubjectreviews").is_none());
+        let before = serving.generation();
         serve_on(&serving);
-        let found = lookup(&serving, "authentication.k8s.io", "v1", "selfsubjectreviews").unwrap();
+        assert_ne!(serving.generation(), before, "cached discovery and OpenAPI documents notice the reviews");
+        let found = serving.review("authentication.k8s.io", "v1", "selfsubjectreviews").unwrap();
         assert_eq!(found.info.kind, "SelfSubjectReview");
-        assert!(infos(&serving).iter().any(|i| i.plural == "tokenreviews"));
-        assert_eq!(verbs(&found.info, &["get", "list"]), &["create"]);
+        let plurals: Vec<String> = serving.reviews().iter().map(|r| r.info.plural.clone()).collect();
+        assert_eq!(plurals.len(), 6, "{plurals:?}");
+        assert!(plurals.contains(&"localsubjectaccessreviews".to_string()), "{plurals:?}");
+        assert_eq!(verbs(&serving, &found.info, &["get", "list"]), &["create"]);
+        assert_eq!(verbs(&other, &found.info, &["get", "list"]), &["get", "list"]);
         let stored = ResourceInfo::new("", "v1", "ConfigMap", "configmaps", true);
-        assert_eq!(verbs(&stored, &["get"]), &["get"]);
-        stop_on(&serving);
-        assert!(infos(&serving).is_empty());
-        serve_on(&serving);
-        assert!(infos(&other).is_empty(), "another registry is not affected");
+        assert_eq!(verbs(&serving, &stored, &["get"]), &["get"]);
+        assert!(other.reviews().is_empty(), "another registry is not affected");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub struct GroupResources {
 pub fn groups(registry: &Registry) -> Vec<GroupResources> {
     let mut by_group: BTreeMap<String, BTreeMap<String, Vec<ResourceInfo>>> = BTreeMap::new();
     let served = registry.resources().into_iter().map(|resource| resource.info().clone());
-    for info in served.chain(crate::auth::reviews::infos(registry)) {
+    for info in served.chain(registry.reviews().iter().map(|r| r.info.clone())) {
         by_group.entry(info.group.clone()).or_default().entry(info.version.clone()).or_default().push(info);
     }
     let mut groups: Vec<GroupResources> = by_group
@@ -83,9 +83,7 @@ pub fn serve_core_root(registry: &Registry, query: &str, headers: &HeaderMap) ->
         Err(error) => return response::error(&error),
     };
     match aggregated_version(negotiated.target) {
-        Some(version) => serve_aggregated(registry.generation(), Root::Core, version, headers, || {
-            groups(registry).into_iter().filter(|g| g.name.is_empty()).collect()
-        }),
+        Some(version) => serve_aggregated(registry, Root::Core, version, headers),
         None => {
             let versions: Vec<String> = groups(registry)
                 .into_iter()
@@ -109,9 +107,7 @@ pub fn serve_groups_root(registry: &Registry, query: &str, headers: &HeaderMap) 
         Err(error) => return response::error(&error),
     };
     match aggregated_version(negotiated.target) {
-        Some(version) => serve_aggregated(registry.generation(), Root::Named, version, headers, || {
-            groups(registry).into_iter().filter(|g| !g.name.is_empty()).collect()
-        }),
+        Some(version) => serve_aggregated(registry, Root::Named, version, headers),
         None => {
             let groups: Vec<Value> =
                 groups(registry).iter().filter(|g| !g.name.is_empty()).map(|g| api_group(g, None)).collect();
@@ -161,7 +157,7 @@ pub fn serve_group_version(
             "singularName": info.singular,
             "namespaced": info.namespaced,
             "kind": info.kind,
-            "verbs": crate::auth::reviews::verbs(info, &RESOURCE_VERBS),
+            "verbs": crate::auth::reviews::verbs(registry, info, &RESOURCE_VERBS),
         });
         if !info.short_names.is_empty() {
             resource["shortNames"] = json!(info.short_names);
@@ -179,7 +175,7 @@ pub fn serve_group_version(
                 "verbs": STATUS_VERBS,
             }));
         }
-        for connect in crate::registry::subresource::of(info) {
+        for connect in registry.connects(info) {
             let kind = &connect.response_kind;
             let mut entry = json!({
                 "name": format!("{}/{}", info.plural, connect.subresource),

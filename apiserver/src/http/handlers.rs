@@ -57,7 +57,8 @@ async fn serve_checked(
         return Ok(response::not_found());
     };
     let info = store.info().clone();
-    if let Some(connect) = target.subresource.as_deref().and_then(|s| subresource::lookup(&info.group, &info.plural, s))
+    if let Some(connect) =
+        target.subresource.as_deref().and_then(|s| state.registry.connect(&info.group, &info.plural, s))
     {
         return serve_connect(state, request_info, target, store, &connect, request).await;
     }

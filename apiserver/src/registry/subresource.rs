@@ -1,22 +1,18 @@
 //! Connect-style subresources (`clusters/proxy`, `serviceaccounts/token`, ...): handlers that take the raw request.
 //!
-//! A subresource is registered once per process with [`register`] for a group and plural (every served version of
-//! that resource gets it). The HTTP dispatcher sends `/<resource>/<name>/<subresource>[/<path>...]` requests to the
-//! handler whenever the registry serves the resource; discovery lists the subresource with the kube verbs of its
-//! HTTP methods. Authorization has already seen `<resource>/<subresource>` with the method's verb (GET → get,
+//! A registry serves a subresource for a group and plural (every served version of that resource gets it) once
+//! given it with [`Registry::serve_connect`](super::Registry::serve_connect); the built-in ones (`clusters/proxy`,
+//! `deployments/scale`, ...) it serves from the start. The HTTP dispatcher sends
+//! `/<resource>/<name>/<subresource>[/<path>...]` requests to the handler whenever the registry serves the resource;
+//! discovery lists the subresource with the kube verbs of its HTTP methods. Authorization has already seen `<resource>/<subresource>` with the method's verb (GET → get,
 //! POST → create, PUT → update, PATCH → patch, DELETE → delete) before the handler runs.
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::{Arc, LazyLock},
-};
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use axum::{extract::Request, response::Response};
 use http::Method;
-use parking_lot::RwLock;
 
-use super::{ResourceInfo, ResourceStore};
+use super::ResourceStore;
 use crate::{
     auth::UserInfo,
     http::{ApiState, Verb},
@@ -113,38 +109,6 @@ pub struct ConnectRequest {
     pub request: Request,
 }
 
-/// The registered subresources; the built-in ones are there from the start.
-static CATALOG: LazyLock<RwLock<Vec<Arc<Connect>>>> = LazyLock::new(|| RwLock::new(builtin()));
-
-fn builtin() -> Vec<Arc<Connect>> {
-    let scale =
-        ["deployments", "replicasets", "statefulsets"].map(|resource| super::builtin::scale::connect("apps", resource));
-    std::iter::once(super::karmada::proxy::connect()).chain(scale).map(Arc::new).collect()
-}
-
-/// Adds `connect` (replacing one for the same group, resource and subresource). Register before the server
-/// serves: cached discovery documents do not notice later registrations.
-pub fn register(connect: Connect) {
-    let mut catalog = CATALOG.write();
-    catalog.retain(|c| {
-        (&c.group, &c.resource, &c.subresource) != (&connect.group, &connect.resource, &connect.subresource)
-    });
-    catalog.push(Arc::new(connect));
-}
-
-/// The subresource `subresource` of `group`/`resource`, if registered.
-pub fn lookup(group: &str, resource: &str, subresource: &str) -> Option<Arc<Connect>> {
-    CATALOG.read().iter().find(|c| c.group == group && c.resource == resource && c.subresource == subresource).cloned()
-}
-
-/// The subresources of a served resource, sorted by name (for discovery).
-pub fn of(info: &ResourceInfo) -> Vec<Arc<Connect>> {
-    let mut found: Vec<Arc<Connect>> =
-        CATALOG.read().iter().filter(|c| c.group == info.group && c.resource == info.plural).cloned().collect();
-    found.sort_by(|a, b| a.subresource.cmp(&b.subresource));
-    found
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -158,7 +122,7 @@ mod tests {
     use super::*;
     use crate::{
         http::router,
-        registry::{Registry, Strategy},
+        registry::{Registry, ResourceInfo, Strategy},
         server::{Drain, ServerOptions, metrics::Metrics},
         storage::{EmbeddedOptions, EmbeddedStore, KeySpace, SharedStore},
     };
@@ -195,7 +159,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_registered_subresource_gets_the_raw_request_and_is_listed_in_discovery() {
-        register(Connect {
+        let dir = tempfile::tempdir().unwrap();
+        let store: SharedStore = Arc::new(EmbeddedStore::open(EmbeddedOptions::new(dir.path())).await.unwrap());
+        let registry = Registry::new(store, KeySpace::default());
+        registry.serve_connect(Connect {
             group: "subresource.test.flotilla.dev".into(),
             resource: "gizmos".into(),
             subresource: "echo".into(),
@@ -204,9 +171,6 @@ mod tests {
             response_kind: ResponseKind::new("subresource.test.flotilla.dev", "v1", "EchoOptions"),
             handler: echo,
         });
-        let dir = tempfile::tempdir().unwrap();
-        let store: SharedStore = Arc::new(EmbeddedStore::open(EmbeddedOptions::new(dir.path())).await.unwrap());
-        let registry = Registry::new(store, KeySpace::default());
         let info = ResourceInfo::new("subresource.test.flotilla.dev", "v1", "Gizmo", "gizmos", true);
         let resource = registry.register(Arc::new(Plain(info)));
         tokio::time::timeout(Duration::from_secs(5), async {

@@ -146,9 +146,9 @@ impl Instance {
         if let Some(tokens) = service_accounts {
             controllers.push(serviceaccount::enable(&mut auth, &registry, Arc::new(tokens)));
         }
-        if aggregated {
-            // The host cluster answers the identity and access reviews; this instance serves only Karmada's groups.
-            crate::auth::reviews::stop_on(&registry);
+        if !aggregated {
+            // An aggregated instance serves only Karmada's groups: its host answers the identity and access reviews.
+            crate::auth::reviews::serve_on(&registry);
         }
         let state = ApiState::new(registry, metrics, Drain::new(), options).with_auth(Arc::new(auth));
         Ok(Self {

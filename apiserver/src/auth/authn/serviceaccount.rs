@@ -341,6 +341,6 @@ impl ServiceAccountAuthenticator {
 /// the returned task is dropped.
 pub fn enable(auth: &mut Auth, registry: &Registry, tokens: Arc<ServiceAccountTokens>) -> ControllerTask {
     auth.authenticator.set_service_accounts(ServiceAccountAuthenticator::new(Arc::clone(&tokens), registry.clone()));
-    crate::registry::subresource::register(tokenrequest::connect());
+    registry.serve_connect(tokenrequest::connect());
     registry.start_serviceaccounts_controller(tokens)
 }

@@ -10,12 +10,9 @@ use serde_json::{Value, json};
 
 use super::AuthorizerChain;
 use crate::{
-    auth::{
-        Attributes, Decision, UserInfo,
-        reviews::{self, VirtualResource},
-    },
+    auth::{Attributes, Decision, UserInfo, reviews::VirtualResource},
     machinery::{ApiError, FieldError},
-    registry::ResourceInfo,
+    registry::{Registry, ResourceInfo},
     schema::KindSchema,
 };
 
@@ -223,31 +220,31 @@ pub fn self_subject_rules_review(
     Ok(review)
 }
 
-/// Serves the four `authorization.k8s.io/v1` review kinds through the review mechanism.
-pub fn register() {
+/// Serves the four `authorization.k8s.io/v1` review kinds on `registry`.
+pub fn serve_on(registry: &Registry) {
     let info = |kind: &str, plural: &str, namespaced: bool| {
         ResourceInfo::new(AUTHORIZATION_GROUP, "v1", kind, plural, namespaced)
     };
-    reviews::register(VirtualResource {
+    registry.serve_review(VirtualResource {
         info: info("SelfSubjectAccessReview", "selfsubjectaccessreviews", false),
         schema: KindSchema::builtin::<authorization::SelfSubjectAccessReview>,
         handler: |state, request, object| {
             Box::pin(self_subject_access_review(&state.auth.authorizer, &request.user, object))
         },
     });
-    reviews::register(VirtualResource {
+    registry.serve_review(VirtualResource {
         info: info("SelfSubjectRulesReview", "selfsubjectrulesreviews", false),
         schema: KindSchema::builtin::<authorization::SelfSubjectRulesReview>,
         handler: |state, request, object| {
             Box::pin(async move { self_subject_rules_review(&state.auth.authorizer, &request.user, object) })
         },
     });
-    reviews::register(VirtualResource {
+    registry.serve_review(VirtualResource {
         info: info("SubjectAccessReview", "subjectaccessreviews", false),
         schema: KindSchema::builtin::<authorization::SubjectAccessReview>,
         handler: |state, _, object| Box::pin(subject_access_review(&state.auth.authorizer, object)),
     });
-    reviews::register(VirtualResource {
+    registry.serve_review(VirtualResource {
         info: info("LocalSubjectAccessReview", "localsubjectaccessreviews", true),
         schema: KindSchema::builtin::<authorization::LocalSubjectAccessReview>,
         handler: |state, request, object| {

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 
 use super::{GroupResources, RESOURCE_VERBS, STATUS_VERBS};
-use crate::{http::response, registry::ResourceInfo};
+use crate::{
+    http::response,
+    registry::{Registry, ResourceInfo},
+};
 
 /// Content-Type of v2 aggregated discovery.
 pub const V2_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
@@ -40,8 +43,8 @@ impl AggregatedVersion {
     }
 }
 
-/// The `APIGroupDiscoveryList` of `groups`.
-pub fn document(groups: &[GroupResources], version: AggregatedVersion) -> Value {
+/// The `APIGroupDiscoveryList` of `groups`, served by `registry`.
+pub fn document(registry: &Registry, groups: &[GroupResources], version: AggregatedVersion) -> Value {
     let items: Vec<Value> = groups
         .iter()
         .map(|group| {
@@ -51,7 +54,7 @@ pub fn document(groups: &[GroupResources], version: AggregatedVersion) -> Value 
                 .map(|(version, resources)| {
                     json!({
                         "version": version,
-                        "resources": resources.iter().map(resource).collect::<Vec<_>>(),
+                        "resources": resources.iter().map(|info| resource(registry, info)).collect::<Vec<_>>(),
                         "freshness": "Current",
                     })
                 })
@@ -63,14 +66,14 @@ pub fn document(groups: &[GroupResources], version: AggregatedVersion) -> Value 
     json!({"kind": "APIGroupDiscoveryList", "apiVersion": version.api_version(), "metadata": {}, "items": items})
 }
 
-fn resource(info: &ResourceInfo) -> Value {
+fn resource(registry: &Registry, info: &ResourceInfo) -> Value {
     let response_kind = json!({"group": info.group, "version": info.version, "kind": info.kind});
     let mut resource = json!({
         "resource": info.plural,
         "responseKind": response_kind,
         "scope": if info.namespaced { "Namespaced" } else { "Cluster" },
         "singularResource": info.singular,
-        "verbs": crate::auth::reviews::verbs(info, &RESOURCE_VERBS),
+        "verbs": crate::auth::reviews::verbs(registry, info, &RESOURCE_VERBS),
     });
     if !info.short_names.is_empty() {
         resource["shortNames"] = json!(info.short_names);
@@ -82,7 +85,7 @@ fn resource(info: &ResourceInfo) -> Value {
     if info.status_subresource {
         subresources.push(json!({"subresource": "status", "responseKind": response_kind, "verbs": STATUS_VERBS}));
     }
-    for connect in crate::registry::subresource::of(info) {
+    for connect in registry.connects(info) {
         let kind = &connect.response_kind;
         subresources.push(json!({
             "subresource": connect.subresource,
@@ -111,18 +114,16 @@ type Rendered = (Bytes, String);
 /// Documents kept per (registry generation, root, version); old generations are evicted first.
 const CACHED_DOCUMENTS: usize = 16;
 
-/// The document of `root` in `version` for the registry state `generation`, built by `groups` on a cache miss.
-fn rendered(
-    generation: u64,
-    root: Root,
-    version: AggregatedVersion,
-    groups: impl FnOnce() -> Vec<GroupResources>,
-) -> Rendered {
+/// The document of `root` in `version` for `registry`'s current state (cached by its generation).
+fn rendered(registry: &Registry, root: Root, version: AggregatedVersion) -> Rendered {
     static CACHE: Mutex<Vec<(u64, Root, AggregatedVersion, Rendered)>> = Mutex::new(Vec::new());
+    let generation = registry.generation();
     if let Some((.., found)) = CACHE.lock().iter().find(|(g, r, v, _)| (*g, *r, *v) == (generation, root, version)) {
         return found.clone();
     }
-    let body = Bytes::from(response::serialize_json(&document(&groups(), version)));
+    let in_root = |group: &GroupResources| group.name.is_empty() == (root == Root::Core);
+    let groups: Vec<GroupResources> = super::groups(registry).into_iter().filter(in_root).collect();
+    let body = Bytes::from(response::serialize_json(&document(registry, &groups, version)));
     let etag = format!("\"{}\"", hex_upper(&Sha512::digest(&body)));
     let mut cache = CACHE.lock();
     if cache.len() >= CACHED_DOCUMENTS {
@@ -132,17 +133,10 @@ fn rendered(
     (body, etag)
 }
 
-/// Serves aggregated discovery of `root` for the registry state `generation` (`groups` builds it when not cached):
-/// ETag (quoted upper-case hex SHA-512 of the body), `Vary: Accept`, `Cache-Control: public`, and 304 when
-/// `If-None-Match` carries the same ETag.
-pub fn serve_aggregated(
-    generation: u64,
-    root: Root,
-    version: AggregatedVersion,
-    headers: &HeaderMap,
-    groups: impl FnOnce() -> Vec<GroupResources>,
-) -> Response {
-    let (body, etag) = rendered(generation, root, version, groups);
+/// Serves aggregated discovery of `root` for `registry`: ETag (quoted upper-case hex SHA-512 of the body),
+/// `Vary: Accept`, `Cache-Control: public`, and 304 when `If-None-Match` carries the same ETag.
+pub fn serve_aggregated(registry: &Registry, root: Root, version: AggregatedVersion, headers: &HeaderMap) -> Response {
+    let (body, etag) = rendered(registry, root, version);
     let not_modified = headers.get(header::IF_NONE_MATCH).is_some_and(|value| value.as_bytes() == etag.as_bytes());
     let mut response = if not_modified {
         response::bytes(StatusCode::NOT_MODIFIED, version.content_type(), Vec::new())
