@@ -79,6 +79,13 @@ impl Controllers {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Stops it as `kill <pid>` or a pod deletion does (SIGTERM) and waits for it to exit.
+    fn terminate(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("a pid"));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Controllers {
@@ -348,6 +355,35 @@ async fn a_second_controllers_process_takes_over_when_the_leader_is_killed() {
     let host = holder.rsplit_once('_').map(|(host, _)| host).unwrap_or_default();
     assert_eq!(lease["spec"]["holderIdentity"], format!("{host}_{}", second.child.id()));
     assert_eq!(lease["spec"]["leaseTransitions"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_stopped_with_sigterm_hands_the_default_lease_over_at_once() {
+    let control = server().await;
+    let lease_holder = || {
+        let lease = get_json(&control, &["-n", "karmada-system", "get", "lease", "flotilla-controllers"])?;
+        lease["spec"]["holderIdentity"].as_str().map(str::to_owned)
+    };
+    let mut first = Controllers::start(&control, &[]);
+    let first_pid = format!("_{}", first.child.id());
+    eventually(Duration::from_secs(20), "the first process leading", || {
+        lease_holder().filter(|holder| holder.ends_with(&first_pid))
+    })
+    .await;
+    let second = Controllers::start(&control, &[]);
+    let second_pid = format!("_{}", second.child.id());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(lease_holder().is_some_and(|holder| holder.ends_with(&first_pid)), "the second process waits");
+
+    let stopped = Instant::now();
+    first.terminate();
+    // Without releasing the lease, the 15 s lease would keep the second process waiting 13 to 17 s.
+    eventually(Duration::from_secs(8), "the second process leading soon after SIGTERM", || {
+        lease_holder().filter(|holder| holder.ends_with(&second_pid))
+    })
+    .await;
+    assert!(stopped.elapsed() < Duration::from_secs(15), "took over {:?} after SIGTERM", stopped.elapsed());
+    assert!(first.log().contains("successfully acquired lease"), "{}", first.log());
 }
 
 /// A running `flotilla member-sim --clusters 2` (two 4-CPU, 16Gi nodes each); SIGTERM when dropped.
