@@ -207,6 +207,40 @@ async fn forged_front_proxy_headers_are_never_believed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_client_ca_file_is_trusted_without_a_restart() {
+    let server = server_with(&[]).await;
+    let who = |kubeconfig: PathBuf| {
+        let server = &server;
+        async move { identity(&server.raw_request(&kubeconfig, whoami_request(&[])).await) }
+    };
+    let next_ca = Authority::generate("next-client-ca", CA_VALIDITY).unwrap();
+    let erin = server.kubeconfig_with("erin", Some(&next_ca.issue_client("erin", &[]).unwrap()), None);
+    let dora = server.kubeconfig_for("dora", &[]);
+    assert_eq!(who(erin.clone()).await, None, "a CA the server does not trust yet");
+
+    // Rotation, step one: the file names both CAs.
+    let ca_file = &server.pki().ca_cert;
+    let current = std::fs::read_to_string(ca_file).unwrap();
+    std::fs::write(ca_file, format!("{current}{}", next_ca.cert_pem())).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while who(erin.clone()).await.is_none() {
+        assert!(std::time::Instant::now() < deadline, "the new CA was not trusted within 30 s");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(who(dora.clone()).await.as_deref(), Some("dora"), "the old CA is still trusted");
+
+    // Step two: only the new CA.
+    std::fs::write(ca_file, next_ca.cert_pem()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while who(dora.clone()).await.is_some() {
+        assert!(std::time::Instant::now() < deadline, "the old CA was still trusted after 30 s");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(who(erin).await.as_deref(), Some("erin"));
+    assert!(server.log().contains("loaded a changed CA bundle"), "{}", server.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_anonymous_auth_a_request_without_credentials_is_401() {
     let server = server_with(&["--anonymous-auth=false"]).await;
     let anonymous = server.kubeconfig_with("nobody", None, None);

@@ -159,15 +159,12 @@ impl Authenticator {
     /// Builds the chain. With `--authentication-kubeconfig`, bearer tokens nobody else knows are sent to the host's
     /// TokenReview API, and when `--requestheader-client-ca-file` (or `--client-ca-file`) is not given, the host's
     /// `kube-system/extension-apiserver-authentication` ConfigMap provides it, as kube's delegating authentication
-    /// does (read once at start).
+    /// does (read once at start; CA files, unlike the ConfigMap, are followed: see [`CaVerifier::from_file`]).
     ///
     /// # Errors
     /// Files named by the options that cannot be read or parsed; an unreachable host or missing ConfigMap.
     pub async fn new(options: &AuthenticationOptions) -> Result<Self, AuthnError> {
-        let read_ca = |path: &PathBuf, flag: &'static str| -> Result<CaVerifier, AuthnError> {
-            let pem = std::fs::read(path).map_err(|source| AuthnError::Read { flag, path: path.clone(), source })?;
-            CaVerifier::from_pem(&pem, &format!("{} (set by {flag})", path.display()))
-        };
+        let read_ca = |path: &PathBuf, flag: &'static str| CaVerifier::from_file(path, flag);
         let mut client_ca = options.client_ca_file.as_ref().map(|p| read_ca(p, "--client-ca-file")).transpose()?;
         let mut requestheader = RequestHeaderConfig {
             ca: options

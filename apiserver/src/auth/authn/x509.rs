@@ -1,12 +1,13 @@
-//! Client certificates: CA bundles, chain verification for client use, and the subject's CN and O entries.
+//! Client certificates: CA bundles (files re-read when they change), chain verification, the subject's CN and O.
 
 use std::{
     collections::HashMap,
+    path::PathBuf,
     sync::Arc,
-    time::{Duration, SystemTime},
+    time::{Duration, Instant, SystemTime},
 };
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use sha2::{Digest, Sha256};
 
 use rustls::{
@@ -26,19 +27,36 @@ const VERIFIED_FOR: Duration = Duration::from_secs(60);
 /// Most chains remembered as verified; beyond, the memory starts over.
 const VERIFIED_LIMIT: usize = 4096;
 
+/// How often a CA file is looked at for a new bundle (kube-apiserver re-reads its CA files every minute and at
+/// once on file events; a plain re-read every ten seconds gives the same "rotate without a restart").
+const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Until when a verification's answer holds, and the answer (`None`: verified; else why not).
 type Remembered = (SystemTime, Option<String>);
 
 /// Verifies client certificate chains against one CA bundle, remembering recent answers: a client sends the same
 /// chain with every request of a connection (and every chain is checked against the front-proxy CA too), and
-/// checking signatures each time would dominate small requests.
+/// checking signatures each time would dominate small requests. A bundle read from a file follows the file: a
+/// changed file replaces the bundle (and forgets the answers) within ten seconds; a file that became
+/// unreadable or broken leaves the last good bundle in place, with a warning.
 #[derive(Clone)]
 pub struct CaVerifier {
-    verifier: Arc<dyn ClientCertVerifier>,
+    verifier: Arc<RwLock<Arc<dyn ClientCertVerifier>>>,
     /// SHA-256 of a chain → its remembered answer.
     verified: Arc<Mutex<HashMap<[u8; 32], Remembered>>>,
     /// Where the bundle came from (a flag and file, or a ConfigMap key), for messages.
     source: String,
+    /// The file the bundle is read from, when it is.
+    file: Option<Arc<Mutex<WatchedFile>>>,
+}
+
+/// A CA file and what was last read from it.
+struct WatchedFile {
+    path: PathBuf,
+    /// SHA-256 of the content the current bundle came from (or of the last content refused).
+    digest: [u8; 32],
+    next_check: Instant,
+    check_every: Duration,
 }
 
 impl std::fmt::Debug for CaVerifier {
@@ -53,21 +71,56 @@ impl CaVerifier {
     /// # Errors
     /// No certificate in the bundle, or one rustls cannot use as a trust anchor.
     pub fn from_pem(pem: &[u8], source: &str) -> Result<Self, AuthnError> {
-        let bad = |reason: String| AuthnError::CaBundle { origin: source.to_string(), reason };
-        let certs =
-            CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|e| bad(e.to_string()))?;
-        if certs.is_empty() {
-            return Err(bad("no CERTIFICATE block found".into()));
+        let verifier = Arc::new(RwLock::new(client_verifier(pem, source)?));
+        Ok(Self { verifier, verified: Arc::default(), source: source.to_string(), file: None })
+    }
+
+    /// A verifier trusting the PEM bundle in the file at `path` (named by `flag`), following later changes of it.
+    ///
+    /// # Errors
+    /// An unreadable file, or a bundle [`CaVerifier::from_pem`] refuses.
+    pub fn from_file(path: &std::path::Path, flag: &'static str) -> Result<Self, AuthnError> {
+        let pem = std::fs::read(path).map_err(|source| AuthnError::Read { flag, path: path.to_path_buf(), source })?;
+        let mut verifier = Self::from_pem(&pem, &format!("{} (set by {flag})", path.display()))?;
+        verifier.file = Some(Arc::new(Mutex::new(WatchedFile {
+            path: path.to_path_buf(),
+            digest: Sha256::digest(&pem).into(),
+            next_check: Instant::now() + FILE_CHECK_INTERVAL,
+            check_every: FILE_CHECK_INTERVAL,
+        })));
+        Ok(verifier)
+    }
+
+    /// Re-reads the bundle's file when it is time to, and takes a changed bundle that parses.
+    fn follow_file(&self) {
+        let Some(file) = &self.file else { return };
+        // One request looks at the file; the others go on with the current bundle meanwhile.
+        let Some(mut watched) = file.try_lock() else { return };
+        let now = Instant::now();
+        if now < watched.next_check {
+            return;
         }
-        let mut roots = RootCertStore::empty();
-        for cert in certs {
-            roots.add(cert).map_err(|e| bad(e.to_string()))?;
+        watched.next_check = now + watched.check_every;
+        let pem = match std::fs::read(&watched.path) {
+            Ok(pem) => pem,
+            Err(error) => {
+                tracing::warn!(%error, source = %self.source, "cannot re-read the CA file; keeping the bundle read before");
+                return;
+            }
+        };
+        let digest: [u8; 32] = Sha256::digest(&pem).into();
+        if digest == watched.digest {
+            return;
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-            .build()
-            .map_err(|e| bad(e.to_string()))?;
-        Ok(Self { verifier, verified: Arc::default(), source: source.to_string() })
+        watched.digest = digest;
+        match client_verifier(&pem, &self.source) {
+            Ok(verifier) => {
+                *self.verifier.write() = verifier;
+                self.verified.lock().clear();
+                tracing::info!(source = %self.source, "loaded a changed CA bundle");
+            }
+            Err(error) => tracing::warn!(%error, "the changed CA file is not usable; keeping the bundle read before"),
+        }
     }
 
     /// Whether `chain` (leaf first, then intermediates) leads to one of the CAs and the leaf may be used for client
@@ -79,6 +132,7 @@ impl CaVerifier {
         let Some((leaf, intermediates)) = chain.split_first() else {
             return Err("no client certificate".into());
         };
+        self.follow_file();
         let now = SystemTime::now();
         let digest = chain_digest(chain);
         if let Some((until, answer)) = self.verified.lock().get(&digest)
@@ -86,8 +140,8 @@ impl CaVerifier {
         {
             return answer.clone().map_or(Ok(()), Err);
         }
-        let answer = self
-            .verifier
+        let verifier = Arc::clone(&self.verifier.read());
+        let answer = verifier
             .verify_client_cert(leaf, intermediates, UnixTime::since_unix_epoch(since_epoch(now)))
             .map(|_| ())
             .map_err(|e| format!("verifying the client certificate against {}: {e}", self.source));
@@ -102,6 +156,21 @@ impl CaVerifier {
         verified.insert(digest, (until, answer.clone().err()));
         answer
     }
+}
+
+/// A rustls client-certificate verifier trusting every certificate of the PEM bundle `pem` (from `source`).
+fn client_verifier(pem: &[u8], source: &str) -> Result<Arc<dyn ClientCertVerifier>, AuthnError> {
+    let bad = |reason: String| AuthnError::CaBundle { origin: source.to_string(), reason };
+    let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|e| bad(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(bad("no CERTIFICATE block found".into()));
+    }
+    let mut roots = RootCertStore::empty();
+    for cert in certs {
+        roots.add(cert).map_err(|e| bad(e.to_string()))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build().map_err(|e| bad(e.to_string()))
 }
 
 fn since_epoch(time: SystemTime) -> Duration {
@@ -151,4 +220,54 @@ pub fn authenticate(ca: &CaVerifier, chain: &[CertificateDer<'static>]) -> Resul
         return Ok(None);
     }
     Ok(Some(UserInfo { name, groups, ..UserInfo::default() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use flotilla_certs::{Authority, CA_VALIDITY};
+
+    use super::*;
+
+    fn chain(authority: &Authority, user: &str) -> Vec<CertificateDer<'static>> {
+        let issued = authority.issue_client(user, &[]).unwrap();
+        CertificateDer::pem_slice_iter(issued.cert_pem.as_bytes()).collect::<Result<_, _>>().unwrap()
+    }
+
+    /// Makes the next verification look at the file.
+    fn check_now(verifier: &CaVerifier) {
+        let mut watched = verifier.file.as_ref().expect("a file-backed verifier").lock();
+        watched.next_check = Instant::now();
+        watched.check_every = Duration::ZERO;
+    }
+
+    #[test]
+    fn a_rotated_ca_file_is_followed_and_a_broken_one_keeps_the_last_good_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.crt");
+        let (old, new) =
+            (Authority::generate("old", CA_VALIDITY).unwrap(), Authority::generate("new", CA_VALIDITY).unwrap());
+        std::fs::write(&path, old.cert_pem()).unwrap();
+        let verifier = CaVerifier::from_file(&path, "--client-ca-file").unwrap();
+        let (old_client, new_client) = (chain(&old, "alice"), chain(&new, "bob"));
+        assert!(verifier.verify(&old_client).is_ok());
+        assert!(verifier.verify(&new_client).is_err());
+
+        std::fs::write(&path, new.cert_pem()).unwrap();
+        assert!(verifier.verify(&new_client).is_err(), "the file is looked at only every {FILE_CHECK_INTERVAL:?}");
+        check_now(&verifier);
+        assert!(verifier.verify(&new_client).is_ok(), "a refusal is not remembered across a new bundle");
+        assert!(verifier.verify(&old_client).is_err(), "the old CA is no longer trusted");
+
+        std::fs::write(&path, "not a certificate").unwrap();
+        check_now(&verifier);
+        assert!(verifier.verify(&new_client).is_ok(), "a broken file keeps the last good bundle");
+        std::fs::remove_file(&path).unwrap();
+        check_now(&verifier);
+        assert!(verifier.verify(&new_client).is_ok(), "a missing file keeps the last good bundle");
+
+        let both = format!("{}{}", old.cert_pem(), new.cert_pem());
+        std::fs::write(&path, both).unwrap();
+        check_now(&verifier);
+        assert!(verifier.verify(&old_client).is_ok() && verifier.verify(&new_client).is_ok(), "a bundle of both");
+    }
 }
