@@ -39,7 +39,7 @@ pub(super) async fn get(
                 return Err(ApiError::resource_version_too_large(min, current));
             }
         }
-        store.cache.get(&key, min).await.map_err(|e| store.cache_error(e, name))?
+        store.cache.get(&key, store.cache_floor(Some(min))).await.map_err(|e| store.cache_error(e, name))?
     };
     match found {
         Some(kv) => Ok((*store.decode(&kv)?.object).clone()),

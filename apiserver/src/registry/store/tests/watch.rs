@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{label_selector, rv};
 use crate::{
-    machinery::options::{DeleteOptions, ListOptions, ResourceVersionMatch, WriteOptions},
+    machinery::options::{DeleteOptions, GetOptions, ListOptions, ResourceVersionMatch, WriteOptions},
     registry::{
         Registry, WatchEventType,
         store::testing::{Harness, configmap, configmaps, create, ctx, next_event},
@@ -151,16 +151,25 @@ async fn reads_from_any_revision_still_see_this_servers_own_writes() {
         resource_version_match: Some(ResourceVersionMatch::NotOlderThan),
         ..ListOptions::default()
     };
+    let get_any = GetOptions { resource_version: "0".into() };
     for i in 0..100 {
-        let written = format!("cm-{i}");
-        create(&cms, Some("ns"), configmap("ns", &written, json!({}))).await;
+        // Each read comes straight after its own create, so no earlier read has waited for the cache already.
+        let got = format!("got-{i}");
+        create(&cms, Some("ns"), configmap("ns", &got, json!({}))).await;
+        cms.get(Some("ns"), &got, &get_any).await.expect("a get at resourceVersion=0 right after the create");
+
+        let listed = format!("listed-{i}");
+        create(&cms, Some("ns"), configmap("ns", &listed, json!({}))).await;
         let list = cms.list(Some("ns"), &any).await.unwrap();
-        assert_eq!(list.items.len(), i + 1, "a list at resourceVersion=0 right after creating {written}");
+        assert_eq!(list.items.len(), 3 * i + 2, "a list at resourceVersion=0 right after creating {listed}");
+
+        let watched = format!("watched-{i}");
+        create(&cms, Some("ns"), configmap("ns", &watched, json!({}))).await;
         let mut watch = cms.watch(Some("ns"), &streamed).await.unwrap();
         let mut names = Vec::new();
-        for _ in 0..=i {
+        for _ in 0..3 * (i + 1) {
             names.push(name(&next_event(&mut watch).await).to_string());
         }
-        assert!(names.contains(&written), "the initial events right after creating {written}: {names:?}");
+        assert!(names.contains(&watched), "the initial events right after creating {watched}: {names:?}");
     }
 }
