@@ -148,25 +148,23 @@ fn add_node_and_pods(member: &ApiServer) {
     run(&["patch", "node", "node1", "--subresource=status", "--type=merge", "-p", status]);
 }
 
+/// Where a joined member says it runs, and a label.
+const PLACEMENT_FLAGS: &[&str] = &[
+    "--cluster-provider",
+    "simcloud",
+    "--cluster-region",
+    "eu-west",
+    "--cluster-zones",
+    "a,b",
+    "--labels",
+    "tier=gold",
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_joined_member_is_registered_reported_ready_and_unjoined() {
     let control = server().await;
     let member = server().await;
-    let output = join(
-        &control,
-        "member1",
-        member.kubeconfig_path(),
-        &[
-            "--cluster-provider",
-            "simcloud",
-            "--cluster-region",
-            "eu-west",
-            "--cluster-zones",
-            "a,b",
-            "--labels",
-            "tier=gold",
-        ],
-    );
+    let output = join(&control, "member1", member.kubeconfig_path(), PLACEMENT_FLAGS);
     assert!(output.status.success(), "join failed: {}", text(&output));
     assert!(text(&output).contains("cluster(member1) is joined successfully"));
 
@@ -188,21 +186,7 @@ async fn a_joined_member_is_registered_reported_ready_and_unjoined() {
 
     // joining the same cluster again changes nothing
     let version = cluster["metadata"]["resourceVersion"].clone();
-    let again = join(
-        &control,
-        "member1",
-        member.kubeconfig_path(),
-        &[
-            "--cluster-provider",
-            "simcloud",
-            "--cluster-region",
-            "eu-west",
-            "--cluster-zones",
-            "a,b",
-            "--labels",
-            "tier=gold",
-        ],
-    );
+    let again = join(&control, "member1", member.kubeconfig_path(), PLACEMENT_FLAGS);
     assert!(again.status.success(), "a second join failed: {}", text(&again));
     let cluster = get_json(&control, &["get", "cluster", "member1"]).expect("the Cluster exists");
     assert_eq!(cluster["metadata"]["resourceVersion"], version, "a repeated join rewrote the Cluster");
