@@ -217,7 +217,13 @@ async fn list_pages_at_one_revision_are_stable_under_concurrent_writes(kind: Bac
         expected.insert(key, (bytes(format!("original-{i}")), revision));
     }
 
-    // Writers keep changing the same prefix while the pages are read.
+    // The first page fixes the revision; it is read before any writer starts, so the expected map is that snapshot.
+    let first = ts.store().list(ListRequest { prefix: prefix.clone(), limit: 25, ..Default::default() }).await.unwrap();
+    assert_eq!(first.items.len(), 25);
+    assert_eq!(first.remaining, 175);
+    let revision = first.revision;
+
+    // Writers keep changing the same prefix while the later pages are read.
     let stop = Arc::new(tokio::sync::Notify::new());
     let writer = {
         let (store, keys, prefix, stop) =
@@ -251,10 +257,6 @@ async fn list_pages_at_one_revision_are_stable_under_concurrent_writes(kind: Bac
     };
 
     let mut seen = BTreeMap::new();
-    let first = ts.store().list(ListRequest { prefix: prefix.clone(), limit: 25, ..Default::default() }).await.unwrap();
-    assert_eq!(first.items.len(), 25);
-    assert_eq!(first.remaining, 175);
-    let revision = first.revision;
     let mut page = first;
     loop {
         for kv in &page.items {
