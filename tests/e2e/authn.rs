@@ -350,6 +350,89 @@ async fn a_delegating_server_takes_front_proxy_settings_and_tokens_from_its_host
     assert_eq!(server.raw_request(&stranger, whoami_request(&[])).await.status, 401);
 }
 
+/// Sets the front-proxy keys of the host's `kube-system/extension-apiserver-authentication` (a merge patch).
+fn patch_host_front_proxy_settings(host: &ApiServer, data: Value) {
+    let patch = json!({ "data": data }).to_string();
+    let output = kubectl_with(
+        host.kubeconfig_path(),
+        &[
+            "patch",
+            "configmap",
+            "extension-apiserver-authentication",
+            "-n",
+            "kube-system",
+            "--type=merge",
+            "-p",
+            &patch,
+        ],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// Asks `who` with `headers` until the server answers with `expected` (a user, or `None` for 401), for 30 s.
+async fn until_identity(server: &ApiServer, who: &Path, headers: &[(&str, &str)], expected: Option<&str>, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let answer = server.raw_request(who, whoami_request(headers)).await;
+        if identity(&answer).as_deref() == expected {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} within 30 s: {}", answer.body);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delegating_server_follows_changes_of_the_hosts_authentication_configmap() {
+    let host = server_with(&[]).await;
+    let first_ca = Authority::generate("first-front-proxy-ca", CA_VALIDITY).unwrap();
+    let output = kubectl_with(
+        host.kubeconfig_path(),
+        &["create", "configmap", "extension-apiserver-authentication", "-n", "kube-system"],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    patch_host_front_proxy_settings(
+        &host,
+        json!({
+            "requestheader-client-ca-file": first_ca.cert_pem(),
+            "requestheader-allowed-names": r#"["aggregator"]"#,
+            "requestheader-username-headers": r#"["X-First-User"]"#,
+        }),
+    );
+    let server = ApiServer::start_delegating(flotilla_binary(), host.kubeconfig_path(), &[]).await;
+    let first_proxy =
+        server.kubeconfig_with("aggregator", Some(&first_ca.issue_client("aggregator", &[]).unwrap()), None);
+    let answer = server.raw_request(&first_proxy, whoami_request(&[("X-First-User", "zed")])).await;
+    assert_eq!(identity(&answer).as_deref(), Some("zed"), "{}", answer.body);
+
+    // The host rotates its front-proxy CA, renames the proxy and the user header: no restart needed.
+    let second_ca = Authority::generate("second-front-proxy-ca", CA_VALIDITY).unwrap();
+    patch_host_front_proxy_settings(
+        &host,
+        json!({
+            "requestheader-client-ca-file": second_ca.cert_pem(),
+            "requestheader-allowed-names": r#"["aggregator-2"]"#,
+            "requestheader-username-headers": r#"["X-Second-User"]"#,
+        }),
+    );
+    let second_proxy =
+        server.kubeconfig_with("aggregator-2", Some(&second_ca.issue_client("aggregator-2", &[]).unwrap()), None);
+    until_identity(&server, &second_proxy, &[("X-Second-User", "ann")], Some("ann"), "the new front proxy trusted")
+        .await;
+    let answer = server.raw_request(&first_proxy, whoami_request(&[("X-First-User", "zed")])).await;
+    assert_eq!(identity(&answer), None, "the old front proxy is not trusted any more: {}", answer.body);
+
+    // A broken publication keeps the last good settings.
+    patch_host_front_proxy_settings(&host, json!({ "requestheader-allowed-names": "aggregator-3" }));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !server.log().contains("the host's changed authentication settings are not usable") {
+        assert!(std::time::Instant::now() < deadline, "the broken ConfigMap was not noticed within 30 s");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let answer = server.raw_request(&second_proxy, whoami_request(&[("X-Second-User", "ann")])).await;
+    assert_eq!(identity(&answer).as_deref(), Some("ann"), "{}", answer.body);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_protobuf_self_subject_review_as_client_go_sends_it_is_answered_in_json() {
     let server = server_with(&[]).await;

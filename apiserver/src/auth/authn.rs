@@ -9,6 +9,8 @@ pub mod x509;
 
 use std::{io, path::PathBuf, sync::Arc, time::Duration};
 
+use parking_lot::RwLock;
+
 use axum::extract::Request;
 use http::{HeaderMap, header};
 use rustls::pki_types::CertificateDer;
@@ -117,12 +119,55 @@ pub enum AuthnError {
     HostConfigMap(String),
 }
 
+/// The certificate authenticators: the front proxy's request headers and client certificates.
+#[derive(Clone, Debug)]
+pub struct CertificateAuthn {
+    /// Front-proxy CA, allowed names and header names.
+    pub requestheader: RequestHeaderConfig,
+    /// The client CA.
+    pub client_ca: Option<CaVerifier>,
+}
+
+impl CertificateAuthn {
+    /// These settings with what the flags left open filled from the host's published settings: the requestheader CA
+    /// (and with it the header and allowed names) unless `keep_requestheader`, the client CA unless
+    /// `keep_client_ca`.
+    ///
+    /// # Errors
+    /// A published CA bundle that does not parse.
+    pub fn with_host_settings(
+        &self,
+        published: &HostAuthentication,
+        keep_requestheader: bool,
+        keep_client_ca: bool,
+    ) -> Result<Self, AuthnError> {
+        let source = |key: &str| format!("{key} of kube-system/extension-apiserver-authentication");
+        let mut filled = self.clone();
+        if !keep_requestheader && let Some(pem) = &published.requestheader_ca {
+            let requestheader = &mut filled.requestheader;
+            requestheader.ca = Some(CaVerifier::from_pem(pem.as_bytes(), &source("requestheader-client-ca-file"))?);
+            requestheader.allowed_names = published.allowed_names.clone();
+            let or_flag = |published: &[String], flag: &[String]| {
+                if published.is_empty() { flag.to_vec() } else { published.to_vec() }
+            };
+            requestheader.username_headers = or_flag(&published.username_headers, &requestheader.username_headers);
+            requestheader.uid_headers = or_flag(&published.uid_headers, &requestheader.uid_headers);
+            requestheader.group_headers = or_flag(&published.group_headers, &requestheader.group_headers);
+            requestheader.extra_prefixes = or_flag(&published.extra_prefixes, &requestheader.extra_prefixes);
+        }
+        if !keep_client_ca && let Some(pem) = &published.client_ca {
+            filled.client_ca = Some(CaVerifier::from_pem(pem.as_bytes(), &source("client-ca-file"))?);
+        }
+        Ok(filled)
+    }
+}
+
 /// The authenticator chain built from [`AuthenticationOptions`], in kube-apiserver's order: front proxy, client
 /// certificate, bearer token (static file, then the host's TokenReview), anonymous.
 #[derive(Debug)]
 pub struct Authenticator {
-    requestheader: RequestHeaderConfig,
-    client_ca: Option<CaVerifier>,
+    /// Swapped whole when the host publishes new settings (see [`host::follow_configmap`]).
+    certificates: Arc<RwLock<Arc<CertificateAuthn>>>,
     tokens: Option<TokenFile>,
     service_accounts: Option<ServiceAccountAuthenticator>,
     webhook: Option<TokenWebhook>,
@@ -132,16 +177,16 @@ pub struct Authenticator {
 impl Default for Authenticator {
     /// Everyone anonymous: no CA, no tokens.
     fn default() -> Self {
+        let requestheader = RequestHeaderConfig {
+            ca: None,
+            allowed_names: Vec::new(),
+            username_headers: Vec::new(),
+            uid_headers: Vec::new(),
+            group_headers: Vec::new(),
+            extra_prefixes: Vec::new(),
+        };
         Self {
-            requestheader: RequestHeaderConfig {
-                ca: None,
-                allowed_names: Vec::new(),
-                username_headers: Vec::new(),
-                uid_headers: Vec::new(),
-                group_headers: Vec::new(),
-                extra_prefixes: Vec::new(),
-            },
-            client_ca: None,
+            certificates: Arc::new(RwLock::new(Arc::new(CertificateAuthn { requestheader, client_ca: None }))),
             tokens: None,
             service_accounts: None,
             webhook: None,
@@ -159,14 +204,15 @@ impl Authenticator {
     /// Builds the chain. With `--authentication-kubeconfig`, bearer tokens nobody else knows are sent to the host's
     /// TokenReview API, and when `--requestheader-client-ca-file` (or `--client-ca-file`) is not given, the host's
     /// `kube-system/extension-apiserver-authentication` ConfigMap provides it, as kube's delegating authentication
-    /// does (read once at start; CA files, unlike the ConfigMap, are followed: see [`CaVerifier::from_file`]).
+    /// does. Both are followed: CA files (see [`CaVerifier::from_file`]) and the ConfigMap (see
+    /// [`host::follow_configmap`]) are looked at again every ten seconds.
     ///
     /// # Errors
     /// Files named by the options that cannot be read or parsed; an unreachable host or missing ConfigMap.
     pub async fn new(options: &AuthenticationOptions) -> Result<Self, AuthnError> {
         let read_ca = |path: &PathBuf, flag: &'static str| CaVerifier::from_file(path, flag);
-        let mut client_ca = options.client_ca_file.as_ref().map(|p| read_ca(p, "--client-ca-file")).transpose()?;
-        let mut requestheader = RequestHeaderConfig {
+        let client_ca = options.client_ca_file.as_ref().map(|p| read_ca(p, "--client-ca-file")).transpose()?;
+        let requestheader = RequestHeaderConfig {
             ca: options
                 .requestheader_client_ca_file
                 .as_ref()
@@ -179,23 +225,21 @@ impl Authenticator {
             extra_prefixes: options.requestheader_extra_headers_prefix.clone(),
         };
         let tokens = options.token_auth_file.as_deref().map(TokenFile::load).transpose()?;
+        let from_flags = CertificateAuthn { requestheader, client_ca };
+        let certificates = Arc::new(RwLock::new(Arc::new(from_flags.clone())));
         let mut webhook = None;
         if let Some(kubeconfig) = &options.authentication_kubeconfig {
             let client = host::client(kubeconfig).await?;
-            if options.requestheader_client_ca_file.is_none() || options.client_ca_file.is_none() {
-                let published = host::authentication_configmap(client.clone()).await?;
-                apply_host_settings(&published, options, &mut requestheader, &mut client_ca)?;
+            let keep = (options.requestheader_client_ca_file.is_some(), options.client_ca_file.is_some());
+            if keep != (true, true) {
+                let data = host::authentication_configmap_data(client.clone()).await?;
+                let published = host::parse_configmap(&data)?;
+                *certificates.write() = Arc::new(from_flags.with_host_settings(&published, keep.0, keep.1)?);
+                host::follow_configmap(client.clone(), from_flags, keep, data, Arc::downgrade(&certificates));
             }
             webhook = Some(TokenWebhook::new(client, options.authentication_token_webhook_cache_ttl));
         }
-        Ok(Self {
-            requestheader,
-            client_ca,
-            tokens,
-            service_accounts: None,
-            webhook,
-            anonymous: options.anonymous_auth,
-        })
+        Ok(Self { certificates, tokens, service_accounts: None, webhook, anonymous: options.anonymous_auth })
     }
 
     /// Accepts ServiceAccount tokens (after the token file, before the host's TokenReview).
@@ -217,13 +261,14 @@ impl Authenticator {
     pub async fn authenticate(&self, request: &mut Request) -> Result<UserInfo, ApiError> {
         let chain = request.extensions().get::<PeerCertificates>().map(|peer| Arc::clone(&peer.0));
         let chain: &[CertificateDer<'static>] = chain.as_deref().unwrap_or(&[]);
-        let (found, errors) = self.authenticate_parts(request.headers(), chain).await;
+        let certificates = Arc::clone(&self.certificates.read());
+        let (found, errors) = self.authenticate_parts(&certificates, request.headers(), chain).await;
         let headers = request.headers_mut();
         match found {
             Some(mut user) => {
                 add_authenticated_group(&mut user);
                 headers.remove(header::AUTHORIZATION);
-                self.requestheader.strip(headers);
+                certificates.requestheader.strip(headers);
                 Ok(user)
             }
             None if !errors.is_empty() => {
@@ -231,7 +276,7 @@ impl Authenticator {
                 Err(ApiError::unauthorized(UNAUTHORIZED))
             }
             None if self.anonymous => {
-                self.requestheader.strip(headers);
+                certificates.requestheader.strip(headers);
                 Ok(UserInfo::anonymous())
             }
             None => Err(ApiError::unauthorized(UNAUTHORIZED)),
@@ -241,16 +286,17 @@ impl Authenticator {
     /// The first authenticator's user, else every error met.
     async fn authenticate_parts(
         &self,
+        certificates: &CertificateAuthn,
         headers: &HeaderMap,
         chain: &[CertificateDer<'static>],
     ) -> (Option<UserInfo>, Vec<String>) {
         let mut errors = Vec::new();
-        match self.requestheader.authenticate(headers, chain) {
+        match certificates.requestheader.authenticate(headers, chain) {
             Ok(Some(user)) => return (Some(user), errors),
             Ok(None) => {}
             Err(error) => errors.push(error),
         }
-        if let Some(ca) = &self.client_ca {
+        if let Some(ca) = &certificates.client_ca {
             match x509::authenticate(ca, chain) {
                 Ok(Some(user)) => return (Some(user), errors),
                 Ok(None) => {}
@@ -313,37 +359,6 @@ pub fn add_authenticated_group(user: &mut UserInfo) {
     if !user.in_group(AUTHENTICATED_GROUP) && !user.in_group(UNAUTHENTICATED_GROUP) {
         user.groups.push(AUTHENTICATED_GROUP.into());
     }
-}
-
-/// Fills what the flags left open from the host's published settings: the requestheader CA (and with it the
-/// header names and allowed names) when `--requestheader-client-ca-file` is not given, and the client CA when
-/// `--client-ca-file` is not.
-fn apply_host_settings(
-    published: &HostAuthentication,
-    options: &AuthenticationOptions,
-    requestheader: &mut RequestHeaderConfig,
-    client_ca: &mut Option<CaVerifier>,
-) -> Result<(), AuthnError> {
-    let source = |key: &str| format!("{key} of kube-system/extension-apiserver-authentication");
-    if options.requestheader_client_ca_file.is_none()
-        && let Some(pem) = &published.requestheader_ca
-    {
-        requestheader.ca = Some(CaVerifier::from_pem(pem.as_bytes(), &source("requestheader-client-ca-file"))?);
-        requestheader.allowed_names = published.allowed_names.clone();
-        let or_flag = |published: &[String], flag: &[String]| {
-            if published.is_empty() { flag.to_vec() } else { published.to_vec() }
-        };
-        requestheader.username_headers = or_flag(&published.username_headers, &requestheader.username_headers);
-        requestheader.uid_headers = or_flag(&published.uid_headers, &requestheader.uid_headers);
-        requestheader.group_headers = or_flag(&published.group_headers, &requestheader.group_headers);
-        requestheader.extra_prefixes = or_flag(&published.extra_prefixes, &requestheader.extra_prefixes);
-    }
-    if options.client_ca_file.is_none()
-        && let Some(pem) = &published.client_ca
-    {
-        *client_ca = Some(CaVerifier::from_pem(pem.as_bytes(), &source("client-ca-file"))?);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

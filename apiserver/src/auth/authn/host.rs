@@ -1,9 +1,10 @@
 //! Delegation to a host cluster (`--authentication-kubeconfig`): TokenReview for unknown bearer tokens, with a
-//! short cache, and the `kube-system/extension-apiserver-authentication` ConfigMap's requestheader settings.
+//! short cache, and the `kube-system/extension-apiserver-authentication` ConfigMap's settings, followed.
 
 use std::{
     collections::{BTreeMap, HashMap},
     path::Path,
+    sync::{Arc, Weak},
     time::{Duration, Instant},
 };
 
@@ -12,14 +13,17 @@ use k8s_openapi::api::{
     core::v1::ConfigMap,
 };
 use kube::api::{Api, PostParams};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use sha2::{Digest, Sha256};
 
-use super::AuthnError;
+use super::{AuthnError, CertificateAuthn};
 use crate::auth::UserInfo;
 
 /// Namespace and name of the ConfigMap kube-apiserver publishes its client authentication settings in.
 pub const AUTHENTICATION_CONFIGMAP: (&str, &str) = ("kube-system", "extension-apiserver-authentication");
+
+/// How often the host's ConfigMap is read again for changed settings.
+const CONFIGMAP_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Cached answers are dropped when the cache grows past this many tokens.
 const CACHE_LIMIT: usize = 4096;
@@ -130,15 +134,61 @@ pub struct HostAuthentication {
     pub extra_prefixes: Vec<String>,
 }
 
-/// Reads `kube-system/extension-apiserver-authentication` from the host.
+/// The `data` of `kube-system/extension-apiserver-authentication` on the host.
 ///
 /// # Errors
-/// The ConfigMap cannot be read, or a list-valued key is not a JSON array of strings.
-pub async fn authentication_configmap(client: kube::Client) -> Result<HostAuthentication, AuthnError> {
+/// The ConfigMap cannot be read.
+pub async fn authentication_configmap_data(client: kube::Client) -> Result<BTreeMap<String, String>, AuthnError> {
     let (namespace, name) = AUTHENTICATION_CONFIGMAP;
     let api: Api<ConfigMap> = Api::namespaced(client, namespace);
     let configmap = api.get(name).await.map_err(|e| AuthnError::HostConfigMap(e.to_string()))?;
-    parse_configmap(&configmap.data.unwrap_or_default())
+    Ok(configmap.data.unwrap_or_default())
+}
+
+/// Keeps `current` in step with the host's ConfigMap: every [`CONFIGMAP_CHECK_INTERVAL`] the ConfigMap is read
+/// again and, when its data changed from `seen`, `from_flags` filled from its settings (see
+/// [`CertificateAuthn::with_host_settings`]) replaces the certificate authenticators, as kube's delegating
+/// authentication follows it. A ConfigMap that cannot be read or whose settings are not usable leaves the last good
+/// settings in place, with a warning. Stops with the authenticator.
+pub fn follow_configmap(
+    client: kube::Client,
+    from_flags: CertificateAuthn,
+    (keep_requestheader, keep_client_ca): (bool, bool),
+    mut seen: BTreeMap<String, String>,
+    current: Weak<RwLock<Arc<CertificateAuthn>>>,
+) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(CONFIGMAP_CHECK_INTERVAL).await;
+            if current.strong_count() == 0 {
+                return;
+            }
+            let data = match authentication_configmap_data(client.clone()).await {
+                Ok(data) => data,
+                Err(error) => {
+                    tracing::warn!(%error, "keeping the host's authentication settings read before");
+                    continue;
+                }
+            };
+            if data == seen {
+                continue;
+            }
+            let filled = parse_configmap(&data)
+                .and_then(|published| from_flags.with_host_settings(&published, keep_requestheader, keep_client_ca));
+            seen = data;
+            match filled {
+                Ok(filled) => {
+                    let Some(current) = current.upgrade() else { return };
+                    *current.write() = Arc::new(filled);
+                    tracing::info!("loaded the host's changed authentication settings");
+                }
+                Err(error) => tracing::warn!(
+                    %error,
+                    "the host's changed authentication settings are not usable; keeping the settings read before"
+                ),
+            }
+        }
+    });
 }
 
 /// The settings of the ConfigMap's `data`.

@@ -22,16 +22,17 @@ fn pki() -> Pki {
 
 fn authenticator(pki: &Pki, anonymous: bool, tokens: &str) -> Authenticator {
     let defaults = AuthenticationOptions::default();
+    let requestheader = RequestHeaderConfig {
+        ca: Some(CaVerifier::from_pem(pki.proxy_ca.cert_pem().as_bytes(), "proxy").unwrap()),
+        allowed_names: vec!["front-proxy-client".into()],
+        username_headers: defaults.requestheader_username_headers,
+        uid_headers: vec!["X-Remote-Uid".into()],
+        group_headers: defaults.requestheader_group_headers,
+        extra_prefixes: defaults.requestheader_extra_headers_prefix,
+    };
+    let client_ca = Some(CaVerifier::from_pem(pki.client_ca.cert_pem().as_bytes(), "client").unwrap());
     Authenticator {
-        requestheader: RequestHeaderConfig {
-            ca: Some(CaVerifier::from_pem(pki.proxy_ca.cert_pem().as_bytes(), "proxy").unwrap()),
-            allowed_names: vec!["front-proxy-client".into()],
-            username_headers: defaults.requestheader_username_headers,
-            uid_headers: vec!["X-Remote-Uid".into()],
-            group_headers: defaults.requestheader_group_headers,
-            extra_prefixes: defaults.requestheader_extra_headers_prefix,
-        },
-        client_ca: Some(CaVerifier::from_pem(pki.client_ca.cert_pem().as_bytes(), "client").unwrap()),
+        certificates: Arc::new(RwLock::new(Arc::new(CertificateAuthn { requestheader, client_ca }))),
         tokens: Some(TokenFile::parse(tokens).unwrap()),
         service_accounts: None,
         webhook: None,
