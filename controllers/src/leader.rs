@@ -2,10 +2,12 @@
 
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
 
 /// Why leadership could not be held.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,11 @@ fn now() -> MicroTime {
     MicroTime(jiff::Timestamp::now())
 }
 
+/// How long the lease of `record` lasts after a renewal.
+fn lease_duration(record: &LeaseSpec) -> Duration {
+    Duration::from_secs(u64::try_from(record.lease_duration_seconds.unwrap_or(0)).unwrap_or(0))
+}
+
 fn seconds(duration: Duration) -> i32 {
     i32::try_from(duration.as_secs().max(1)).unwrap_or(i32::MAX)
 }
@@ -81,21 +88,71 @@ impl Elector {
         }
     }
 
-    /// Waits until this process holds the lease.
+    /// Waits until this process holds the lease. Besides trying every retry period, as client-go does, a candidate
+    /// watches the Lease: it sees each renewal when it happens (so the lease expires, by its own clock, exactly one
+    /// lease duration after the holder's last renewal, not up to a retry period later) and tries again the moment
+    /// the lease expires or is released. A killed leader is thus replaced within one lease duration.
     pub async fn acquire(&mut self) {
         self.ensure_namespace().await;
         tracing::info!(lease = %format!("{}/{}", self.config.namespace, self.config.name), identity = %self.config.identity, "attempting to acquire leader lease");
+        let changes = watcher(
+            self.api.clone(),
+            watcher::Config::default().fields(&format!("metadata.name={}", self.config.name)),
+        )
+        .default_backoff();
+        tokio::pin!(changes);
         loop {
-            match self.try_acquire_or_renew().await {
+            // After a failed attempt only the retry period: the lease may look free while the server is away.
+            let failed = match self.try_acquire_or_renew().await {
                 Ok(true) => {
                     tracing::info!(identity = %self.config.identity, "successfully acquired lease");
                     return;
                 }
-                Ok(false) => {}
-                Err(error) => tracing::warn!(%error, "error retrieving or updating the leader lease"),
+                Ok(false) => false,
+                Err(error) => {
+                    tracing::warn!(%error, "error retrieving or updating the leader lease");
+                    true
+                }
+            };
+            let retry = tokio::time::Instant::now() + self.config.retry_period;
+            loop {
+                let expiry = self.expiry().filter(|_| !failed);
+                let wake = expiry.map_or(retry, |expiry| retry.min(expiry.into()));
+                tokio::select! {
+                    () = tokio::time::sleep_until(wake) => break,
+                    change = changes.next() => match change {
+                        Some(Ok(watcher::Event::Apply(lease) | watcher::Event::InitApply(lease))) => {
+                            self.observe(lease.spec.unwrap_or_default());
+                        }
+                        Some(Ok(watcher::Event::Delete(_))) => self.observed = None,
+                        Some(Ok(_)) => {}
+                        Some(Err(error)) => tracing::debug!(%error, "watching the leader lease"),
+                        None => {
+                            tokio::time::sleep_until(wake).await;
+                            break;
+                        }
+                    },
+                }
             }
-            tokio::time::sleep(self.config.retry_period).await;
         }
+    }
+
+    /// Remembers `record` as last seen now, unless it is what was seen before.
+    fn observe(&mut self, record: LeaseSpec) {
+        if self.observed.as_ref().is_none_or(|(seen, _)| *seen != record) {
+            self.observed = Some((record, Instant::now()));
+        }
+    }
+
+    /// When to try for the lease last seen: now when it is free or this process's already, else when it expires by
+    /// this process's clock (one lease duration after its record last changed). `None` before any record was seen.
+    fn expiry(&self) -> Option<Instant> {
+        let (record, observed_at) = self.observed.as_ref()?;
+        let holder = record.holder_identity.as_deref().filter(|h| !h.is_empty());
+        if holder.is_none_or(|h| h == self.config.identity) {
+            return Some(Instant::now());
+        }
+        Some(*observed_at + lease_duration(record))
     }
 
     /// Renews the lease every retry period; returns when it could not be renewed within the renew deadline.
@@ -142,12 +199,13 @@ impl Elector {
     /// One round of client-go's `tryAcquireOrRenew`: true when this process holds the lease afterwards.
     async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
         let me = self.config.identity.clone();
+        let configured_duration = self.config.lease_duration;
         let desired = |previous: Option<&LeaseSpec>| {
             let stamp = now();
             let same_holder = previous.and_then(|p| p.holder_identity.as_deref()) == Some(me.as_str());
             LeaseSpec {
                 holder_identity: Some(me.clone()),
-                lease_duration_seconds: Some(seconds(self.config.lease_duration)),
+                lease_duration_seconds: Some(seconds(configured_duration)),
                 acquire_time: if same_holder {
                     previous.and_then(|p| p.acquire_time.clone())
                 } else {
@@ -182,15 +240,11 @@ impl Elector {
             };
         };
         let record = lease.spec.clone().unwrap_or_default();
-        let changed = self.observed.as_ref().is_none_or(|(seen, _)| *seen != record);
-        if changed {
-            self.observed = Some((record.clone(), Instant::now()));
-        }
+        self.observe(record.clone());
         let observed_at = self.observed.as_ref().map(|(_, at)| *at).unwrap_or_else(Instant::now);
         let holder = record.holder_identity.as_deref().filter(|h| !h.is_empty());
-        let duration = Duration::from_secs(u64::try_from(record.lease_duration_seconds.unwrap_or(0)).unwrap_or(0));
         let held_by_other = holder.is_some_and(|h| h != me);
-        if held_by_other && observed_at + duration > Instant::now() {
+        if held_by_other && observed_at + lease_duration(&record) > Instant::now() {
             return Ok(false);
         }
         let spec = desired(Some(&record));

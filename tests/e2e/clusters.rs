@@ -313,32 +313,49 @@ async fn a_stopped_member_turns_not_ready_and_tainted_then_recovers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_controllers_process_takes_over_when_the_leader_is_killed() {
+async fn a_second_controllers_process_takes_over_within_the_default_15s_lease_when_the_leader_is_killed() {
     let control = server().await;
     let member = server().await;
-    let election = ["--leader-elect-lease-duration", "6s", "--leader-elect-renew-deadline", "4s"];
-    let mut first = Controllers::start(&control, &election);
-    let holder = eventually(Duration::from_secs(20), "a leader holding the lease", || {
+    let lease_holder = || {
         let lease = get_json(&control, &["-n", "karmada-system", "get", "lease", "flotilla-controllers"])?;
         lease["spec"]["holderIdentity"].as_str().map(str::to_owned)
+    };
+    let mut first = Controllers::start(&control, &[]);
+    let first_pid = format!("_{}", first.child.id());
+    eventually(Duration::from_secs(20), "the first process leading", || {
+        lease_holder().filter(|holder| holder.ends_with(&first_pid))
     })
     .await;
-    assert!(holder.ends_with(&format!("_{}", first.child.id())), "holder {holder}");
-    let second = Controllers::start(&control, &election);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    first.kill();
+    let second = Controllers::start(&control, &[]);
+    let second_pid = format!("_{}", second.child.id());
+    // The kill comes at an arbitrary point of the leader's 2 s renew cycle.
+    let phase = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_millis() % 2000;
+    tokio::time::sleep(Duration::from_secs(3) + Duration::from_millis(phase.into())).await;
 
+    let killed = jiff::Timestamp::now();
+    first.kill();
     let output = join(&control, "member1", member.kubeconfig_path(), &[]);
     assert!(output.status.success(), "join failed: {}", text(&output));
+    eventually(Duration::from_secs(25), "the second process leading", || {
+        lease_holder().filter(|holder| holder.ends_with(&second_pid))
+    })
+    .await;
+    // The leader renewed at most one 2 s retry period before it was killed, and the lease lasts 15 s from the
+    // renewal the second process saw (through its watch, as it happened): it takes over 13 to 15 s after the kill,
+    // never before the lease expired. (Polling every retry period instead, it would take up to 17 s.)
+    let lease = get_json(&control, &["-n", "karmada-system", "get", "lease", "flotilla-controllers"]).expect("lease");
+    let acquired: jiff::Timestamp = lease["spec"]["acquireTime"].as_str().expect("acquireTime").parse().unwrap();
+    let took = u64::try_from(acquired.as_millisecond() - killed.as_millisecond()).map(Duration::from_millis);
+    let took = took.unwrap_or_else(|_| panic!("the lease was taken over at {acquired}, before the kill at {killed}"));
+    eprintln!("the second process took over {took:?} after the leader was killed");
+    assert!(took >= Duration::from_secs(12), "took over {took:?} after the kill, before the 15 s lease expired");
+    assert!(took < Duration::from_millis(15_500), "took over {took:?} after the kill; the lease lasts 15 s");
+    assert_eq!(lease["spec"]["leaseTransitions"], 1);
     eventually(Duration::from_secs(15), "the second process reporting the new member Ready", || {
         let cluster = get_json(&control, &["get", "cluster", "member1"])?;
         (condition(&cluster, "Ready")?.0 == "True").then_some(())
     })
     .await;
-    let lease = get_json(&control, &["-n", "karmada-system", "get", "lease", "flotilla-controllers"]).expect("lease");
-    let host = holder.rsplit_once('_').map(|(host, _)| host).unwrap_or_default();
-    assert_eq!(lease["spec"]["holderIdentity"], format!("{host}_{}", second.child.id()));
-    assert_eq!(lease["spec"]["leaseTransitions"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
