@@ -206,6 +206,7 @@ async fn non_resource(state: &ApiState, request: Request) -> Response {
         ["apis"] => discovery::serve_groups_root(&state.registry, &query, headers),
         ["apis", group] => discovery::serve_group(&state.registry, group, &query, headers),
         ["apis", group, version] => discovery::serve_group_version(&state.registry, group, version, &query, headers),
+        ["openapi", "v2"] => openapi::serve_v2(&state.registry, headers),
         ["openapi", "v3", rest @ ..] => openapi::serve_v3(&state.registry, &rest.join("/"), &query, headers),
         _ => response::not_found(),
     }

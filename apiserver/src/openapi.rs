@@ -1,8 +1,13 @@
-//! OpenAPI v3 documents of the served resources (`/openapi/v3` and one per group-version), cached per resource set.
+//! OpenAPI documents of the served resources (`/openapi/v3` and one per group-version; `/openapi/v2`), cached per resource set.
 
 mod document;
+mod gnostic;
+mod v2;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, OnceLock},
+};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -31,6 +36,18 @@ struct Documents {
     root_json: Bytes,
     root_hash: String,
     group_versions: BTreeMap<(String, String), Arc<GroupVersionDocument>>,
+    /// `/openapi/v2`, built when first asked for.
+    v2: OnceLock<Arc<SwaggerDocument>>,
+}
+
+/// The Swagger 2.0 document, serialized once as JSON and once as gnostic protobuf.
+pub struct SwaggerDocument {
+    /// As JSON.
+    pub json: Bytes,
+    /// As the protobuf of gnostic's `openapi.v2.Document` (what client-go asks for).
+    pub protobuf: Bytes,
+    /// Upper-case hex SHA-512 of the JSON (for the `ETag`).
+    pub hash: String,
 }
 
 /// `/openapi/v3`: `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=<HASH>"}, "apis/<g>/<v>":
@@ -58,6 +75,18 @@ pub fn group_version_json(registry: &Registry, group: &str, version: &str) -> Op
     let documents = documents(registry);
     let document = documents.group_versions.get(&(group.to_string(), version.to_string()))?;
     Some((document.json.clone(), document.hash.clone()))
+}
+
+/// `/openapi/v2`: one Swagger 2.0 document with every served operation and definition, as JSON and protobuf.
+pub fn swagger(registry: &Registry) -> Arc<SwaggerDocument> {
+    let documents = documents(registry);
+    let built = documents.v2.get_or_init(|| {
+        let swagger = v2::build(documents.group_versions.values().map(|d| d.value.as_ref()));
+        let json = Bytes::from(serde_json::to_vec(&swagger).unwrap_or_default());
+        let hash = hash(&json);
+        Arc::new(SwaggerDocument { protobuf: Bytes::from(gnostic::encode(&swagger)), json, hash })
+    });
+    Arc::clone(built)
 }
 
 /// The path under `/openapi/v3/` of a group-version: `api/v1` or `apis/<group>/<version>`.
@@ -107,7 +136,7 @@ fn build(generation: u64, resources: &[Arc<ResourceStore>], virtuals: &[Arc<Virt
     let root = json!({ "paths": paths });
     let root_json = Bytes::from(serde_json::to_vec(&root).unwrap_or_default());
     let root_hash = hash(&root_json);
-    Documents { generation, root: Arc::new(root), root_json, root_hash, group_versions }
+    Documents { generation, root: Arc::new(root), root_json, root_hash, group_versions, v2: OnceLock::new() }
 }
 
 /// Upper-case hex SHA-512, kube-apiserver's OpenAPI v3 document hash.

@@ -7,7 +7,7 @@ mod hostile_tests;
 mod table;
 #[cfg(test)]
 mod tests;
-mod wire;
+pub(crate) mod wire;
 
 use std::fmt::Write as _;
 

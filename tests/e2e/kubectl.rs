@@ -30,6 +30,7 @@ on_both_backends!(
     deleting_a_namespace_removes_its_contents,
     unknown_fields_are_refused_or_warned_about_as_kubectl_validate_asks,
     scale_changes_replicas_through_the_scale_subresource,
+    create_only_kinds_are_validated_by_kubectl_against_openapi_v2,
 );
 
 const DEPLOYMENT: &str = include_str!("fixtures/seed-nginx-deployment.yaml");
@@ -504,6 +505,31 @@ async fn unknown_fields_are_refused_or_warned_about_as_kubectl_validate_asks(kin
     );
     let stored = f.json(&["get", "deployment", "nginx", "-n", &ns]);
     assert!(stored["spec"].get("replicaz").is_none(), "unknown fields are dropped: {stored}");
+}
+
+/// Kinds without PATCH (the review APIs) cannot be validated by the server's `fieldValidation`, so kubectl validates
+/// them itself against `/openapi/v2` (fetched as gnostic protobuf), as with kube-apiserver.
+async fn create_only_kinds_are_validated_by_kubectl_against_openapi_v2(kind: BackendKind) {
+    let f = Flotilla::start(kind).await;
+    let review = "apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectAccessReview\nspec:\n  resourceAttributes:\n    \
+                  group: policy.karmada.io\n    resource: propagationpolicies\n    verb: create\n    namespace: default\n";
+    let answer: serde_json::Value =
+        serde_json::from_str(&f.ok_with_stdin(&["create", "-o", "json", "-f", "-"], review))
+            .expect("a SelfSubjectAccessReview answer");
+    assert_eq!(answer["status"]["allowed"], true, "{answer}");
+
+    let typo = review.replace("  resourceAttributes:", "  resourceAtributes:");
+    let refused = f.kubectl_with_stdin(&["create", "-o", "json", "-f", "-"], Some(&typo));
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "kubectl refuses the typo before sending it");
+    assert!(
+        error.contains(
+            r#"unknown field "resourceAtributes" in io.k8s.api.authorization.v1.SelfSubjectAccessReviewSpec"#
+        ),
+        "{error}"
+    );
+    let explained = f.ok(&["explain", "propagationpolicy.spec.placement", "--output=plaintext-openapiv2"]);
+    assert!(explained.contains("clusterAffinity") && explained.contains("<Object>"), "{explained}");
 }
 
 async fn scale_changes_replicas_through_the_scale_subresource(kind: BackendKind) {

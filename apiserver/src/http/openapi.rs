@@ -1,4 +1,4 @@
-//! `/openapi/v3` (the index) and `/openapi/v3/<api|apis/g>/<v>` (one group-version's document); `/openapi/v2` is 404.
+//! `/openapi/v3` (the index), `/openapi/v3/<api|apis/g>/<v>` (one group-version's document) and `/openapi/v2`.
 
 use axum::response::Response;
 use bytes::Bytes;
@@ -51,6 +51,45 @@ pub fn serve_v3(registry: &Registry, path: &str, query: &str, headers: &HeaderMa
         Some(_) => document(json, &hash, headers, true),
         None => document(json, &hash, headers, false),
     }
+}
+
+/// What `/openapi/v2` is served as, in kube-apiserver's order: JSON; gnostic's protobuf `openapi.v2.Document` under
+/// its older name (what client-go's `OpenAPISchema` asks for: Go's MIME parser cannot read the `@`, so the answer
+/// is labelled with the newer name) and its newer name.
+const SWAGGER_MEDIA_TYPES: [&str; 3] = [
+    "application/json",
+    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+];
+
+/// The `Content-Type` of `/openapi/v2` in protobuf.
+const SWAGGER_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// Serves `/openapi/v2`: JSON or protobuf as the `Accept` header prefers (406 when neither), with a quoted-hash
+/// `ETag` and 304 on a matching `If-None-Match`.
+pub fn serve_v2(registry: &Registry, headers: &HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let Some(chosen) = media::preferred(accept, &SWAGGER_MEDIA_TYPES) else {
+        return response::error(&media::not_acceptable(&SWAGGER_MEDIA_TYPES));
+    };
+    let swagger = openapi::swagger(registry);
+    let (content_type, body) = if chosen == SWAGGER_MEDIA_TYPES[0] {
+        (response::JSON, swagger.json.clone())
+    } else {
+        (SWAGGER_PROTOBUF, swagger.protobuf.clone())
+    };
+    let etag = format!("\"{}\"", swagger.hash);
+    let not_modified = headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes());
+    let mut answer = if not_modified {
+        response::bytes(StatusCode::NOT_MODIFIED, content_type, Vec::new())
+    } else {
+        response::bytes(StatusCode::OK, content_type, body)
+    };
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        answer.headers_mut().insert(header::ETAG, value);
+    }
+    answer.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    answer
 }
 
 fn document(json: Bytes, hash: &str, headers: &HeaderMap, immutable: bool) -> Response {

@@ -272,8 +272,37 @@ async fn health_version_and_metrics_are_served() {
 }
 
 #[tokio::test]
-async fn openapi_v2_is_not_served() {
+async fn openapi_v2_is_json_or_protobuf_as_asked_with_an_etag() {
     let f = Fixture::new().await;
-    let (status, _) = f.call("GET", "/openapi/v2", None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, document) = f.call("GET", "/openapi/v2", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(document["swagger"], "2.0");
+    let ask = |accept: &'static str, etag: Option<String>| {
+        let mut request = Request::get("/openapi/v2").header(header::ACCEPT, accept);
+        if let Some(etag) = etag {
+            request = request.header(header::IF_NONE_MATCH, etag);
+        }
+        f.send(request.body(Body::empty()).unwrap())
+    };
+    // client-go's OpenAPISchema asks with the older name and reads the answer's type with Go's MIME parser.
+    let protobuf = ask("application/com.github.proto-openapi.spec.v2@v1.0+protobuf", None).await;
+    assert_eq!(protobuf.status(), StatusCode::OK);
+    assert_eq!(protobuf.headers()[header::CONTENT_TYPE], "application/com.github.proto-openapi.spec.v2.v1.0+protobuf");
+    let etag = protobuf.headers()[header::ETAG].to_str().unwrap().to_string();
+    let body = protobuf.into_body().collect().await.unwrap().to_bytes();
+    let mut reader = crate::protobuf::wire::Reader::new(&body);
+    let mut swagger = None;
+    while let Some((number, value)) = reader.next_field().unwrap() {
+        if let (1, crate::protobuf::wire::Value::Len(text)) = (number, value) {
+            swagger = Some(text.to_vec());
+        }
+    }
+    assert_eq!(swagger.as_deref(), Some(&b"2.0"[..]), "field 1 of openapi.v2.Document is the swagger version");
+    let cached = ask("application/com.github.proto-openapi.spec.v2.v1.0+protobuf", Some(etag)).await;
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+    let preferred =
+        ask("application/com.github.proto-openapi.spec.v2@v1.0+protobuf;q=0.5, application/json", None).await;
+    assert_eq!(preferred.headers()[header::CONTENT_TYPE], "application/json");
+    let refused = ask("text/html", None).await;
+    assert_eq!(refused.status(), StatusCode::NOT_ACCEPTABLE);
 }

@@ -159,6 +159,26 @@ impl Supported {
     }
 }
 
+/// The media type of `offered` (each `type/subtype`) the `Accept` header prefers: clauses best first, for each the
+/// first offered type it matches (`*/*` and `type/*` included); no header means the first offered. `None` when no
+/// clause with `q` above 0 matches any (a 406).
+pub fn preferred<'a>(accept: Option<&str>, offered: &[&'a str]) -> Option<&'a str> {
+    let header = accept.map(str::trim).filter(|h| !h.is_empty());
+    let Some(header) = header else { return offered.first().copied() };
+    parse_accept(header).iter().filter(|clause| clause.q > 0.0).find_map(|clause| {
+        offered.iter().copied().find(|media| {
+            let (type_, subtype) = media.split_once('/').unwrap_or((media, ""));
+            (clause.type_ == "*" || clause.type_.eq_ignore_ascii_case(type_))
+                && (clause.subtype == "*" || clause.subtype.eq_ignore_ascii_case(subtype))
+        })
+    })
+}
+
+/// 406 NotAcceptable naming the media types an endpoint offers.
+pub fn not_acceptable(offered: &[&str]) -> ApiError {
+    not_acceptable_message(&format!("only the following media types are accepted: {}", offered.join(", ")))
+}
+
 /// One `Accept` entry.
 #[derive(Clone, Debug, PartialEq)]
 struct Clause {

@@ -1,4 +1,4 @@
-//! OpenAPI v3 documents as `kubectl explain`, `kubectl apply` and `--validate=strict` read them.
+//! OpenAPI documents (v3 per group-version, Swagger 2.0) as `kubectl explain`, `kubectl apply` and `--validate` read them.
 
 use std::sync::{Arc, OnceLock};
 
@@ -212,4 +212,63 @@ async fn operations_name_their_action_and_are_named_like_kube_apiservers() {
     let list = &apps["components"]["schemas"]["io.k8s.api.apps.v1.DeploymentList"];
     assert_eq!(list["x-kubernetes-group-version-kind"][0]["kind"], "DeploymentList");
     assert_eq!(core["openapi"], "3.0.0");
+}
+
+/// The fields of one protobuf message, numbered, in order (length-delimited values only, as bytes).
+fn fields(message: &[u8]) -> Vec<(u32, Vec<u8>)> {
+    let mut reader = crate::protobuf::wire::Reader::new(message);
+    let mut out = Vec::new();
+    while let Some((number, value)) = reader.next_field().unwrap_or_else(|e| panic!("{e}")) {
+        if let crate::protobuf::wire::Value::Len(bytes) = value {
+            out.push((number, bytes.to_vec()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn swagger_2_carries_every_definition_and_operation_with_2_0_references() {
+    let (_dir, registry) = registry().await;
+    let swagger = swagger(&registry);
+    let text = String::from_utf8(swagger.json.to_vec()).unwrap_or_default();
+    assert!(!text.contains("#/components/"), "every reference points into definitions");
+    let document: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(document["swagger"], "2.0");
+
+    let deployment = &document["definitions"]["io.k8s.api.apps.v1.Deployment"];
+    assert_eq!(
+        deployment["x-kubernetes-group-version-kind"],
+        json!([{"group": "apps", "version": "v1", "kind": "Deployment"}])
+    );
+    let metadata = &deployment["properties"]["metadata"];
+    assert_eq!(metadata["$ref"], "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "{metadata}");
+    assert!(metadata.get("allOf").is_none(), "a lone allOf reference is folded into $ref: {metadata}");
+    let required = deployment["required"].as_array().cloned().unwrap_or_default();
+    assert!(!required.contains(&json!("metadata")), "metadata is optional, as Kubernetes publishes it: {required:?}");
+
+    let patch = &document["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+    assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Deployment");
+    let parameters = patch["parameters"].as_array().cloned().unwrap_or_default();
+    assert!(
+        parameters.iter().any(|p| p["name"] == "fieldValidation" && p["in"] == "query" && p["type"] == "string"),
+        "kubectl looks for fieldValidation on PATCH: {parameters:?}"
+    );
+    let body = parameters.iter().find(|p| p["in"] == "body").unwrap_or_else(|| panic!("no body: {parameters:?}"));
+    assert_eq!(body["schema"]["$ref"], "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch");
+    assert!(patch["consumes"].as_array().is_some_and(|c| c.contains(&json!("application/apply-patch+yaml"))));
+    assert_eq!(patch["responses"]["200"]["schema"]["$ref"], "#/definitions/io.k8s.api.apps.v1.Deployment");
+
+    // The protobuf says the same: `swagger` (1), one `definitions` (9) entry per definition, one `paths` (8) entry
+    // per path, each definition's name first.
+    let document_fields = fields(&swagger.protobuf);
+    assert!(document_fields.contains(&(1, b"2.0".to_vec())));
+    let definitions = document_fields.iter().find(|(n, _)| *n == 9).map(|(_, b)| fields(b)).unwrap_or_default();
+    assert_eq!(definitions.len(), document["definitions"].as_object().map_or(0, |d| d.len()));
+    let names: Vec<String> = definitions
+        .iter()
+        .map(|(_, entry)| String::from_utf8(fields(entry)[0].1.clone()).unwrap_or_default())
+        .collect();
+    assert!(names.contains(&"io.k8s.api.apps.v1.Deployment".to_string()), "{names:?}");
+    let paths = document_fields.iter().find(|(n, _)| *n == 8).map(|(_, b)| fields(b)).unwrap_or_default();
+    assert_eq!(paths.iter().filter(|(n, _)| *n == 2).count(), document["paths"].as_object().map_or(0, |p| p.len()));
 }

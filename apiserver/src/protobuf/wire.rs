@@ -4,7 +4,7 @@ use super::DecodeError;
 
 /// One field as read from the wire.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum Value<'a> {
+pub(crate) enum Value<'a> {
     Varint(u64),
     Fixed64(u64),
     Len(&'a [u8]),
@@ -27,13 +27,13 @@ impl Value<'_> {
 const MAX_GROUP_DEPTH: usize = 32;
 
 /// Reads the fields of one message in order.
-pub(super) struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    pub(super) fn new(data: &'a [u8]) -> Self {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
         Self { data, pos: 0 }
     }
 
@@ -41,7 +41,7 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// Truncated input, an overlong varint, field number 0, an unmatched end-group or an unknown wire type.
-    pub(super) fn next_field(&mut self) -> Result<Option<(u32, Value<'a>)>, DecodeError> {
+    pub(crate) fn next_field(&mut self) -> Result<Option<(u32, Value<'a>)>, DecodeError> {
         loop {
             if self.pos >= self.data.len() {
                 return Ok(None);

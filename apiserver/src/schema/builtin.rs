@@ -222,6 +222,14 @@ pub(super) fn kind_schema<T: k8s_openapi::Resource + JsonSchema + 'static>() -> 
             && let Value::Object(map) = &mut schema
         {
             map.insert("x-kubernetes-group-version-kind".into(), gvk_extension(T::GROUP, T::VERSION, T::KIND));
+            // The Rust field is not optional, but Kubernetes publishes `metadata` as optional (a review's body has
+            // none); kubectl's client-side validation would refuse such bodies otherwise.
+            if let Some(Value::Array(required)) = map.get_mut("required") {
+                required.retain(|field| field != "metadata");
+                if required.is_empty() {
+                    map.remove("required");
+                }
+            }
             components.insert(component, Arc::new(schema));
         } else {
             components.insert(component.clone(), intern(&component, schema));
