@@ -161,6 +161,7 @@ async fn a_binding_written_at_either_version_reads_at_the_other(kind: BackendKin
     assert_eq!(newer["spec"]["replicaRequirements"], json!({"resourceRequest": {"cpu": "250m"}}), "{newer}");
     assert_eq!(newer["spec"]["clusters"], json!([{"name": "member1", "replicas": 4}]), "{newer}");
     assert!(newer["spec"]["resource"].get("replicas").is_none(), "{newer}");
+    assert_eq!(newer["spec"]["conflictResolution"], "Abort", "the v1alpha2 CRD default: {newer}");
     let typed = bindings_at(client, &ns, "v1alpha2").get("older").await.expect("get at v1alpha2");
     assert_eq!(typed.data["spec"]["replicas"], 4);
 

@@ -16,7 +16,7 @@ pub(super) fn none(object: Object, api_version: &str) -> Result<Object, ApiError
 /// drops every v1alpha2-only field (placement, components, gracefulEvictionTasks, requiredBy, the scheduler's status
 /// fields, per-cluster health, ...), and writing it back at v1alpha1 stores it without them, as Karmada does. The
 /// output follows Go's JSON encoding of Karmada's types: zero values of `omitempty` fields are left out, and `spec`
-/// and `status` are always present.
+/// and `status` are always present. Converted to v1alpha2, a binding gets that version's CRD defaults.
 ///
 /// # Errors
 /// 400 when either version is neither v1alpha1 nor v1alpha2.
@@ -33,7 +33,14 @@ pub(super) fn binding(object: Object, api_version: &str) -> Result<Object, ApiEr
             )));
         }
     };
-    let (spec, status) = convert(&object);
+    let (mut spec, status) = convert(&object);
+    if to == "v1alpha2"
+        && let Some(spec) = spec.as_object_mut()
+    {
+        // The v1alpha2 CRD's defaults, which kube-apiserver applies to objects read from storage (a binding written
+        // at v1alpha1 reads back at v1alpha2 with `conflictResolution: Abort`).
+        super::defaults::binding_spec(spec);
+    }
     let mut converted = Map::new();
     converted.insert("apiVersion".into(), Value::String(api_version.into()));
     if let Some(kind) = object.get("kind") {
@@ -209,6 +216,7 @@ mod tests {
         assert_eq!(hub["apiVersion"], json!(V2));
         assert_eq!(hub["spec"]["replicaRequirements"], json!({"resourceRequest": {"cpu": "100m", "memory": "128Mi"}}));
         assert_eq!(hub["spec"]["replicas"], json!(3));
+        assert_eq!(hub["spec"]["conflictResolution"], json!("Abort"), "the v1alpha2 CRD default");
         assert_eq!(
             hub["spec"]["resource"],
             json!({"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "default", "name": "nginx",

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::registry::builtin::object::object_mut;
 
 pub(super) use cluster::cluster;
-pub(super) use policy::{cluster_propagation_policy, override_policy, propagation_policy};
+pub(super) use policy::{binding_spec, cluster_propagation_policy, override_policy, propagation_policy};
 pub(super) use work::work;
 
 /// The label the PropagationPolicy webhook stamps on a new policy.
