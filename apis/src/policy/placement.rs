@@ -71,6 +71,7 @@ pub struct FieldSelector {
 #[serde(rename_all = "camelCase")]
 pub struct ClusterAffinityTerm {
     /// A name for this filter, unique within the list (1 to 32 characters).
+    #[schemars(length(min = 1, max = 32))]
     pub affinity_name: String,
 
     /// The filter itself; its fields sit directly beside `affinityName`.
@@ -86,7 +87,8 @@ pub struct ClusterAffinityTerm {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OverflowClusterAffinity {
-    /// A name for this overflow filter.
+    /// A name for this overflow filter (1 to 32 characters).
+    #[schemars(length(min = 1, max = 32))]
     pub affinity_name: String,
 
     /// The filter itself; its fields sit directly beside `affinityName`.
@@ -191,6 +193,7 @@ pub struct StaticClusterWeight {
     pub target_cluster: ClusterAffinity,
 
     /// The weight, at least 1.
+    #[schemars(range(min = 1))]
     pub weight: i64,
 }
 

@@ -36,6 +36,7 @@ karmada_kind! {
 pub struct PropagationSpec {
     /// The resource templates this policy applies to; at least one is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub resource_selectors: Option<Vec<ResourceSelector>>,
 
     /// Deprecated: use `propagateDeps` instead.

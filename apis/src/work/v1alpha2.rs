@@ -150,7 +150,8 @@ pub struct ReplicaRequirements {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Component {
-    /// Name of the component, unique within the workload.
+    /// Name of the component, unique within the workload (at most 32 characters).
+    #[schemars(length(max = 32))]
     pub name: String,
     /// Replicas of the component.
     pub replicas: i32,
@@ -225,10 +226,12 @@ pub struct GracefulEvictionTask {
     /// Replicas the resource had in that cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i32>,
-    /// Machine-readable cause of the eviction.
+    /// Machine-readable cause of the eviction (CamelCase, 1 to 32 characters).
+    #[schemars(length(min = 1, max = 32), regex(pattern = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"))]
     pub reason: String,
-    /// Human-readable detail.
+    /// Human-readable detail (at most 1024 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
     pub message: Option<String>,
     /// Controller that started the eviction.
     pub producer: String,
