@@ -329,8 +329,8 @@ async fn a_second_controllers_process_takes_over_within_the_default_15s_lease_wh
     let second = Controllers::start(&control, &[]);
     let second_pid = format!("_{}", second.child.id());
     // The kill comes at an arbitrary point of the leader's 2 s renew cycle.
-    let phase = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_millis() % 2000;
-    tokio::time::sleep(Duration::from_secs(3) + Duration::from_millis(phase.into())).await;
+    let phase = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 2000;
+    tokio::time::sleep(Duration::from_secs(3) + Duration::from_millis(u64::try_from(phase).unwrap_or(0))).await;
 
     let killed = jiff::Timestamp::now();
     first.kill();
