@@ -71,6 +71,11 @@ impl Controllers {
         Controllers { child, log }
     }
 
+    /// Whether `holder` (a Lease's `holderIdentity`, `<host>_<pid>`) is this process.
+    fn holds(&self, holder: &str) -> bool {
+        holder.ends_with(&format!("_{}", self.child.id()))
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -312,22 +317,27 @@ async fn a_stopped_member_turns_not_ready_and_tainted_then_recovers() {
     .await;
 }
 
+/// Who holds the controllers' Lease in `control`.
+fn lease_holder(control: &ApiServer) -> Option<String> {
+    let lease = get_json(control, &["-n", "karmada-system", "get", "lease", "flotilla-controllers"])?;
+    lease["spec"]["holderIdentity"].as_str().map(str::to_owned)
+}
+
+/// Two `flotilla controllers` with the default election flags: the first leading, the second started after it.
+async fn leader_and_standby(control: &ApiServer) -> (Controllers, Controllers) {
+    let first = Controllers::start(control, &[]);
+    eventually(Duration::from_secs(20), "the first process leading", || {
+        lease_holder(control).filter(|holder| first.holds(holder))
+    })
+    .await;
+    (first, Controllers::start(control, &[]))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_controllers_process_takes_over_within_the_default_15s_lease_when_the_leader_is_killed() {
     let control = server().await;
     let member = server().await;
-    let lease_holder = || {
-        let lease = get_json(&control, &["-n", "karmada-system", "get", "lease", "flotilla-controllers"])?;
-        lease["spec"]["holderIdentity"].as_str().map(str::to_owned)
-    };
-    let mut first = Controllers::start(&control, &[]);
-    let first_pid = format!("_{}", first.child.id());
-    eventually(Duration::from_secs(20), "the first process leading", || {
-        lease_holder().filter(|holder| holder.ends_with(&first_pid))
-    })
-    .await;
-    let second = Controllers::start(&control, &[]);
-    let second_pid = format!("_{}", second.child.id());
+    let (mut first, second) = leader_and_standby(&control).await;
     // The kill comes at an arbitrary point of the leader's 2 s renew cycle.
     let phase = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() % 2000;
     tokio::time::sleep(Duration::from_secs(3) + Duration::from_millis(u64::try_from(phase).unwrap_or(0))).await;
@@ -337,7 +347,7 @@ async fn a_second_controllers_process_takes_over_within_the_default_15s_lease_wh
     let output = join(&control, "member1", member.kubeconfig_path(), &[]);
     assert!(output.status.success(), "join failed: {}", text(&output));
     eventually(Duration::from_secs(25), "the second process leading", || {
-        lease_holder().filter(|holder| holder.ends_with(&second_pid))
+        lease_holder(&control).filter(|holder| second.holds(holder))
     })
     .await;
     // The leader renewed at most one 2 s retry period before it was killed, and the lease lasts 15 s from the
@@ -361,26 +371,15 @@ async fn a_second_controllers_process_takes_over_within_the_default_15s_lease_wh
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_stopped_with_sigterm_hands_the_default_lease_over_at_once() {
     let control = server().await;
-    let lease_holder = || {
-        let lease = get_json(&control, &["-n", "karmada-system", "get", "lease", "flotilla-controllers"])?;
-        lease["spec"]["holderIdentity"].as_str().map(str::to_owned)
-    };
-    let mut first = Controllers::start(&control, &[]);
-    let first_pid = format!("_{}", first.child.id());
-    eventually(Duration::from_secs(20), "the first process leading", || {
-        lease_holder().filter(|holder| holder.ends_with(&first_pid))
-    })
-    .await;
-    let second = Controllers::start(&control, &[]);
-    let second_pid = format!("_{}", second.child.id());
+    let (mut first, second) = leader_and_standby(&control).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(lease_holder().is_some_and(|holder| holder.ends_with(&first_pid)), "the second process waits");
+    assert!(lease_holder(&control).is_some_and(|holder| first.holds(&holder)), "the second process waits");
 
     let stopped = Instant::now();
     first.terminate();
     // Without releasing the lease, the 15 s lease would keep the second process waiting 13 to 17 s.
     eventually(Duration::from_secs(8), "the second process leading soon after SIGTERM", || {
-        lease_holder().filter(|holder| holder.ends_with(&second_pid))
+        lease_holder(&control).filter(|holder| second.holds(holder))
     })
     .await;
     assert!(stopped.elapsed() < Duration::from_secs(15), "took over {:?} after SIGTERM", stopped.elapsed());
