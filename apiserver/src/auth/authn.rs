@@ -9,10 +9,9 @@ pub mod x509;
 
 use std::{io, path::PathBuf, sync::Arc, time::Duration};
 
-use parking_lot::RwLock;
-
 use axum::extract::Request;
 use http::{HeaderMap, header};
+use parking_lot::RwLock;
 use rustls::pki_types::CertificateDer;
 
 use self::{
