@@ -24,7 +24,7 @@ use axum::{
 };
 use http::{HeaderValue, Method, StatusCode, header};
 
-pub(crate) use handlers::read_body;
+pub(crate) use handlers::{check_type, create_only_body, read_body};
 pub use request_info::{RequestInfo, ResourceRequest, Target, Verb};
 
 use crate::{

@@ -8,20 +8,14 @@
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use axum::{extract::Request, response::Response};
-use http::{StatusCode, header};
+use http::StatusCode;
 use k8s_openapi::api::authentication::v1 as authentication;
 use serde_json::{Value, json};
 
 use super::UserInfo;
 use crate::{
-    http::{
-        ApiState, RequestInfo, ResourceRequest, Verb,
-        response::{self, Encoding},
-    },
-    machinery::{
-        ApiError, Object,
-        media::{self, Supported},
-    },
+    http::{ApiState, RequestInfo, ResourceRequest, Verb, check_type, create_only_body, response},
+    machinery::{ApiError, Object},
     registry::{Registry, ResourceInfo},
     schema::KindSchema,
 };
@@ -157,47 +151,12 @@ async fn serve_checked(
     if info.verb != Verb::Create {
         return Err(ApiError::method_not_supported(&described.group_resource(), info.verb.as_str()));
     }
-    let (parts, body) = request.into_parts();
-    let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let supported = Supported { yaml: true, ..Supported::JSON };
-    let negotiated = media::negotiate(header(header::ACCEPT), supported, parts.uri.query().unwrap_or(""))?;
-    let encoding = Encoding::of(&negotiated, header(header::USER_AGENT).unwrap_or_default());
-    let body = crate::http::read_body(body, &parts.headers, state.max_body_bytes).await?;
-    let mut object = media::decode_body_as(header(header::CONTENT_TYPE), &body, &described.kind)?;
+    let (parts, encoding, mut object) = create_only_body(request, state.max_body_bytes, &described.kind).await?;
     check_type(&mut object, described)?;
     let user = parts.extensions.get::<UserInfo>().cloned().unwrap_or_else(UserInfo::anonymous);
     let context = ReviewRequest { user, namespace: target.namespace.clone().filter(|_| described.namespaced) };
     let answered = (resource.handler)(state, &context, object).await?;
     Ok(response::value(StatusCode::CREATED, encoding, &answered))
-}
-
-/// Fills a missing `apiVersion`/`kind` from the endpoint and refuses (400) ones naming something else.
-fn check_type(object: &mut Object, info: &ResourceInfo) -> Result<(), ApiError> {
-    if !object.is_object() {
-        return Err(ApiError::bad_request(format!("the body of a {} must be an object", info.kind)));
-    }
-    let expected = info.api_version();
-    match object.get("apiVersion").and_then(Value::as_str).filter(|v| !v.is_empty()) {
-        None => object["apiVersion"] = json!(expected),
-        Some(version) if version == expected => {}
-        Some(version) => {
-            return Err(ApiError::bad_request(format!(
-                "the API version in the data ({version}) does not match the expected API version ({expected})"
-            )));
-        }
-    }
-    match object.get("kind").and_then(Value::as_str).filter(|k| !k.is_empty()) {
-        None => object["kind"] = json!(info.kind),
-        Some(kind) if kind == info.kind => {}
-        Some(kind) => {
-            return Err(ApiError::bad_request(format!(
-                "{kind} in version \"{}\" cannot be handled as a {}: the kind of the object does not match the \
-                 resource",
-                info.version, info.kind
-            )));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -355,14 +355,35 @@ pub(crate) async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> 
     }
 }
 
+/// The body of a create-only endpoint (the review APIs, TokenRequest) decoded as `kind`, with the request's parts
+/// and the encoding its `Accept` header asks the answer in (JSON or YAML).
+pub(crate) async fn create_only_body(
+    request: Request,
+    limit: usize,
+    kind: &str,
+) -> Result<(http::request::Parts, Encoding, Object), ApiError> {
+    let (parts, body) = request.into_parts();
+    let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let supported = Supported { yaml: true, ..Supported::JSON };
+    let negotiated = media::negotiate(header(header::ACCEPT), supported, parts.uri.query().unwrap_or(""))?;
+    let encoding = Encoding::of(&negotiated, header(header::USER_AGENT).unwrap_or_default());
+    let body = read_body(body, &parts.headers, limit).await?;
+    let object = media::decode_body_as(header(header::CONTENT_TYPE), &body, kind)?;
+    Ok((parts, encoding, object))
+}
+
 /// Reads and drops up to [`DISCARD_LIMIT`] bytes of a refused body, so HTTP/1.1 clients still writing it read the
 /// answer instead of a connection reset.
 async fn discard(body: Body) {
     let _ = Limited::new(body, DISCARD_LIMIT).collect().await;
 }
 
-/// Fills a missing `apiVersion`/`kind` from the endpoint and refuses (400) ones that name something else.
-fn check_type(object: &mut Object, info: &ResourceInfo) -> Result<(), ApiError> {
+/// Fills a missing `apiVersion`/`kind` from the endpoint and refuses (400) ones that name something else, and a
+/// body that is not an object.
+pub(crate) fn check_type(object: &mut Object, info: &ResourceInfo) -> Result<(), ApiError> {
+    if !object.is_object() {
+        return Err(ApiError::bad_request(format!("the body of a {} must be an object", info.kind)));
+    }
     let expected_version = info.api_version();
     match object.get("apiVersion") {
         None | Some(Value::Null) => object["apiVersion"] = Value::String(expected_version.clone()),

@@ -1,16 +1,13 @@
 //! TokenRequest: `POST .../serviceaccounts/<name>/token` issues a bound token for the ServiceAccount.
 
 use axum::response::Response;
-use http::{Method, StatusCode, header};
+use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::now_seconds;
 use crate::{
-    http::response::{self, Encoding},
-    machinery::{
-        ApiError, FieldError, GroupResource, Object,
-        media::{self, Supported},
-    },
+    http::response,
+    machinery::{ApiError, FieldError, GroupResource, Object},
     registry::subresource::{Connect, ConnectRequest, ResponseKind},
 };
 
@@ -40,13 +37,7 @@ async fn serve(request: ConnectRequest) -> Result<Response, ApiError> {
     let ConnectRequest { state, store, namespace, name, request, .. } = request;
     let Some(authenticator) = state.auth.authenticator.service_accounts() else { return Ok(response::not_found()) };
     let tokens = authenticator.tokens().clone();
-    let (parts, body) = request.into_parts();
-    let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let supported = Supported { yaml: true, ..Supported::JSON };
-    let negotiated = media::negotiate(header(header::ACCEPT), supported, parts.uri.query().unwrap_or(""))?;
-    let encoding = Encoding::of(&negotiated, header(header::USER_AGENT).unwrap_or_default());
-    let body = crate::http::read_body(body, &parts.headers, state.max_body_bytes).await?;
-    let request = media::decode_body_as(header(header::CONTENT_TYPE), &body, "TokenRequest")?;
+    let (_, encoding, request) = crate::http::create_only_body(request, state.max_body_bytes, "TokenRequest").await?;
     let namespace = namespace.unwrap_or_default();
     let account = store.get_cached(Some(&namespace), &name).await?;
     let uid = account.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string();
