@@ -78,7 +78,14 @@ pub fn serve_v2(registry: &Registry, headers: &HeaderMap) -> Response {
     } else {
         (SWAGGER_PROTOBUF, swagger.protobuf.clone())
     };
-    let etag = format!("\"{}\"", swagger.hash);
+    let mut answer = tagged(content_type, body, &swagger.hash, headers);
+    answer.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    answer
+}
+
+/// `body` as `content_type` with the quoted `hash` as its `ETag`, or an empty 304 when `If-None-Match` names it.
+fn tagged(content_type: &'static str, body: Bytes, hash: &str, headers: &HeaderMap) -> Response {
+    let etag = format!("\"{hash}\"");
     let not_modified = headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes());
     let mut answer = if not_modified {
         response::bytes(StatusCode::NOT_MODIFIED, content_type, Vec::new())
@@ -88,22 +95,12 @@ pub fn serve_v2(registry: &Registry, headers: &HeaderMap) -> Response {
     if let Ok(value) = HeaderValue::from_str(&etag) {
         answer.headers_mut().insert(header::ETAG, value);
     }
-    answer.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
     answer
 }
 
 fn document(json: Bytes, hash: &str, headers: &HeaderMap, immutable: bool) -> Response {
-    let etag = format!("\"{hash}\"");
-    let not_modified = headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes());
-    let mut answer = if not_modified {
-        response::bytes(StatusCode::NOT_MODIFIED, response::JSON, Vec::new())
-    } else {
-        response::bytes(StatusCode::OK, response::JSON, json)
-    };
+    let mut answer = tagged(response::JSON, json, hash, headers);
     let headers = answer.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        headers.insert(header::ETAG, value);
-    }
     if immutable {
         headers.insert(header::VARY, HeaderValue::from_static("Accept"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, immutable"));
