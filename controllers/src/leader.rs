@@ -144,7 +144,7 @@ impl Elector {
         }
     }
 
-    /// When to try for the lease last seen: now when it is free or this process's already, else when it expires by
+    /// When the lease last seen may be taken: now when it is free or this process's already, else when it expires by
     /// this process's clock (one lease duration after its record last changed). `None` before any record was seen.
     fn expiry(&self) -> Option<Instant> {
         let (record, observed_at) = self.observed.as_ref()?;
@@ -241,10 +241,8 @@ impl Elector {
         };
         let record = lease.spec.clone().unwrap_or_default();
         self.observe(record.clone());
-        let observed_at = self.observed.as_ref().map(|(_, at)| *at).unwrap_or_else(Instant::now);
-        let holder = record.holder_identity.as_deref().filter(|h| !h.is_empty());
-        let held_by_other = holder.is_some_and(|h| h != me);
-        if held_by_other && observed_at + lease_duration(&record) > Instant::now() {
+        if self.expiry().is_some_and(|expiry| expiry > Instant::now()) {
+            // Another process holds it and it has not expired by this process's clock.
             return Ok(false);
         }
         let spec = desired(Some(&record));
